@@ -1,0 +1,58 @@
+# CrossBlock — `make demo` runs the story end to end, `make test` runs every test.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP_PY := .venv/.stamp
+STAMP_NPM := node_modules/.stamp
+SOLC := $(CURDIR)/tools/solc-wrapper.cjs
+FORGE := node_modules/.bin/forge
+
+.PHONY: setup test test-forge test-py demo demo-down bench lint fmt artifacts gas-snapshot clean
+
+setup: $(STAMP_PY) $(STAMP_NPM)
+
+$(STAMP_PY): pyproject.toml requirements.lock
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup
+	$(MAKE) test-forge
+	$(MAKE) test-py
+
+test-forge: setup
+	cd contracts && ../$(FORGE) test --use $(SOLC) --offline
+
+test-py: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check ledger_node gateway tests bench
+	.venv/bin/mypy
+
+fmt: setup
+	.venv/bin/ruff format ledger_node gateway tests bench
+	.venv/bin/ruff check --fix ledger_node gateway tests bench
+
+artifacts: setup
+	$(PY) -m ledger_node.compile --write
+
+gas-snapshot: setup
+	cd contracts && ../$(FORGE) snapshot --use $(SOLC) --offline
+
+demo: setup
+	.venv/bin/crossblock demo
+
+demo-down: setup
+	.venv/bin/crossblock devnet down
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf contracts/out contracts/cache .pytest_cache .mypy_cache .ruff_cache
