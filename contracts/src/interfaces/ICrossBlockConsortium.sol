@@ -111,7 +111,8 @@ interface ICrossBlockConsortium {
     function hasVoted(uint256 id, bytes2 country) external view returns (bool);
 
     /// @notice Blocks between which a signer is active: [activeFrom, revokedAt), revokedAt 0 = not revoked.
-    /// @param country The country. @param signer The signer. @return activeFrom First active block (0: unknown).
+    /// @param country The country. @param signer The signer.
+    /// @return activeFrom First active block (0: unknown).
     /// @return revokedAt First inactive block (0: still active).
     function signerInfo(bytes2 country, address signer) external view returns (uint64 activeFrom, uint64 revokedAt);
 
