@@ -1,0 +1,1 @@
+"""The `crossblock` command line (Typer)."""

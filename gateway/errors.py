@@ -1,0 +1,52 @@
+"""Exceptions of the gateway package: one root, meaningful subclasses.
+
+They are mapped to exit codes in the CLI and to RFC 9457 problem responses in the HTTP layer,
+only at those edges.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error raised by the gateway."""
+
+
+class ConfigurationError(GatewayError):
+    """Settings are missing or inconsistent (country, deployment, keystore, database)."""
+
+
+class ReportRejectedError(GatewayError):
+    """A regulator's report breaks a register rule; nothing was changed."""
+
+
+class ForeignBlockError(ReportRejectedError):
+    """A country tried to clear a block that another country placed."""
+
+    def __init__(self, imei: str, country: str, owners: list[str]) -> None:
+        self.imei = imei
+        self.country = country
+        self.owners = owners
+        super().__init__(
+            f"{country} cannot clear IMEI {imei}: it is blocked by {', '.join(owners)}; "
+            "only the country that blocked an IMEI can clear its own block"
+        )
+
+
+class NotBlockedError(ReportRejectedError):
+    """A recovery or withdrawal for an IMEI this country has no active entry for."""
+
+
+class PublishConflictError(GatewayError):
+    """The chain holds a different batch at a seq this gateway believes it published."""
+
+
+class SyncError(GatewayError):
+    """The syncer cannot make progress (node unreachable, reorg deeper than kept history)."""
+
+
+class ImportFileError(GatewayError):
+    """A register snapshot file cannot be read at all (missing, unknown format, no header)."""
+
+
+class AuditFailedError(GatewayError):
+    """``audit verify`` found discrepancies between the chain and the database."""
