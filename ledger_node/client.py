@@ -315,6 +315,16 @@ class LedgerClient:
             for log in logs:
                 yield decode_batch_published(log)
 
+    def find_batch(self, *, country: str, seq: int, from_block: int = 0) -> BatchEvent | None:
+        """The ``BatchPublished`` event of one batch (by its indexed country and seq), or None."""
+        topics: list[Any] = [
+            "0x" + BATCH_PUBLISHED_TOPIC.hex(),
+            "0x" + country_bytes(country).hex().ljust(64, "0"),
+            "0x" + seq.to_bytes(32, "big").hex(),
+        ]
+        logs = self.get_logs(from_block=from_block, to_block=self.block_number(), topics=topics)
+        return decode_batch_published(logs[0]) if logs else None
+
     def fetch_signer_events(self, *, from_block: int, to_block: int | None = None) -> list[SignerEvent]:
         """Every ``SignerAdded``/``SignerRevoked`` event in the range, in chain order."""
         last = self.block_number() if to_block is None else to_block

@@ -26,6 +26,7 @@ MAIN_CONTRACT = "CrossBlockLedger"
 REMAPPINGS = {"@openzeppelin/": "node_modules/@openzeppelin/"}
 # Must match contracts/foundry.toml so that forge and py-solc-x build the same code.
 SETTINGS: dict[str, Any] = {
+    "remappings": [f"{k}={v}" for k, v in REMAPPINGS.items()],
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "prague",
     "metadata": {"bytecodeHash": "ipfs"},
@@ -94,8 +95,8 @@ def compile_contracts() -> dict[str, Any]:
             continue
         for name, data in contracts.items():
             bytecode = data["evm"]["bytecode"]["object"]
-            if not bytecode:
-                continue  # interfaces and abstract contracts
+            if name != MAIN_CONTRACT:
+                continue  # libraries are internal, interfaces and abstract contracts have no code
             result[name] = {
                 "contractName": name,
                 "sourceName": key,

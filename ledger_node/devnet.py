@@ -28,13 +28,14 @@ from web3 import Web3
 from ledger_node.client import LedgerClient
 from ledger_node.errors import CrossBlockError, DeploymentError, NodeUnavailableError
 from ledger_node.paths import ANVIL_BIN, REPO_ROOT
-from ledger_node.signer import KeystoreSigner, create_keystore
+from ledger_node.accounts import load_account
+from ledger_node.signer import create_keystore
 
 DEFAULT_PORT = 8545
 DEVNET_CHAIN_ID = 31337
 COUNTRIES_FILE = REPO_ROOT / "devnet" / "countries.toml"
 # anvil's first well-known development account: public test key, funds the devnet only.
-ANVIL_FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcb5b7c4e3f6d6c4e8"
+ANVIL_FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ROLES = ("admin", "signer", "relayer")
 # The devnet's keystores use a light scrypt so CLI commands start quickly; production keystores
 # created with `crossblock keys` use eth-account's standard work factor.
@@ -262,9 +263,8 @@ class Devnet:
                 path = self.keystore_path(country.code, role)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 if not path.exists():
-                    create_keystore(path, password, scrypt_n=DEVNET_SCRYPT_N)
-                signer = KeystoreSigner.from_file(path, password)
-                keys[country.code][role] = Account.from_key(signer.private_key)
+                    create_keystore(path, password, iterations=DEVNET_SCRYPT_N)
+                keys[country.code][role] = load_account(path, password)
         progress("funding admin and relayer accounts")
         nonce = w3.eth.get_transaction_count(funder.address)
         hashes = []
@@ -329,7 +329,7 @@ class Devnet:
         path = self.keystore_path(country, role)
         if not path.exists():
             raise DevnetError(f"no {role} keystore for {country} at {path}: is {country} on the devnet?")
-        return Account.from_key(KeystoreSigner.from_file(path, self._password()).private_key)
+        return load_account(path, self._password())
 
     def client(self) -> LedgerClient:
         """A LedgerClient on the devnet ledger."""
