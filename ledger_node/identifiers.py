@@ -135,9 +135,7 @@ def _parse_slow(value: str, text: str) -> str:
                 raise InvalidIdentifierError(value, f"no digits after {prefix + '-'!r}")
             raise InvalidIdentifierError(value, _non_digit_reason(rest, offset))
         if len(rest) != expected:
-            raise InvalidIdentifierError(
-                value, f"{prefix.lower()}- needs {expected} digits, got {len(rest)}"
-            )
+            raise InvalidIdentifierError(value, f"{prefix.lower()}- needs {expected} digits, got {len(rest)}")
         core = rest[:IMEI_CORE_LENGTH]
         if expected == IMEI_LENGTH and _luhn(core) != rest[IMEI_CORE_LENGTH]:
             raise _bad_check_digit(value, core, rest[IMEI_CORE_LENGTH])

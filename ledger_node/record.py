@@ -228,7 +228,7 @@ def check_type_kinds(data: bytes) -> None:
                 raise RecordFormatError(f"record {index}: {_describe_type_kind(type_kind)}")
 
 
-def decode_records(data: bytes, *, strict: bool = False) -> list[DecodedRecord]:
+def decode_records(data: bytes | bytearray | memoryview, *, strict: bool = False) -> list[DecodedRecord]:
     """Bulk-decode packed records into ``(typeKind, identifier, reportedAt, caseCommitment)`` tuples.
 
     ``identifier`` is the 14-character lowercase hex of bytes 1..7, i.e. the IMEI core for IMEI
@@ -258,7 +258,7 @@ def _check_decimal_imeis(decoded: list[DecodedRecord]) -> None:
             raise RecordFormatError(f"record {index}: IMEI identifier {ident!r} is not 14 decimal digits")
 
 
-def iter_records(data: bytes) -> Iterator[Record]:
+def iter_records(data: bytes | bytearray | memoryview) -> Iterator[Record]:
     """Yield a fully validated :class:`Record` per 16 bytes of ``data``.
 
     The length and every ``typeKind`` are checked before the first record is yielded; a record
