@@ -85,25 +85,39 @@ library RecordLib {
     }
 
     /// @notice Index of the first record whose typeKind byte is not well formed, or `NONE`.
-    /// @dev `records.length` must be a multiple of 16. Reads two records per 32-byte calldata word
-    ///      and looks both typeKind bytes up in a 256-bit bitmap: ~10 gas per record.
+    /// @dev Reads `records.length / 16` records. Each typeKind byte is looked up in a 256-bit bitmap
+    ///      (`WELL_FORMED_BITMAP >> typeKind & 1`). Fast path: 8 records (four 32-byte calldata words,
+    ///      two typeKind bytes each) per iteration with a single branch, ~25 gas per record; the group
+    ///      that fails and the last `n % 8` records are then scanned one by one.
     function firstMalformed(bytes calldata records) internal pure returns (uint256 index) {
         assembly ("memory-safe") {
+            let start := records.offset
+            let end := add(start, and(records.length, not(0x0f)))
+            let ptr := start
+            let end8 := add(start, and(records.length, not(0x7f)))
+            for {} lt(ptr, end8) { ptr := add(ptr, 0x80) } {
+                let w0 := calldataload(ptr)
+                let w1 := calldataload(add(ptr, 0x20))
+                let w2 := calldataload(add(ptr, 0x40))
+                let w3 := calldataload(add(ptr, 0x60))
+                let ok := and(
+                    and(
+                        and(shr(byte(0, w0), 0x7e007e0000), shr(byte(16, w0), 0x7e007e0000)),
+                        and(shr(byte(0, w1), 0x7e007e0000), shr(byte(16, w1), 0x7e007e0000))
+                    ),
+                    and(
+                        and(shr(byte(0, w2), 0x7e007e0000), shr(byte(16, w2), 0x7e007e0000)),
+                        and(shr(byte(0, w3), 0x7e007e0000), shr(byte(16, w3), 0x7e007e0000))
+                    )
+                )
+                if iszero(and(ok, 1)) { break }
+            }
             index := not(0)
-            let n := shr(4, records.length)
-            let ptr := records.offset
-            let end := add(ptr, shl(5, shr(1, n))) // end of the complete pairs
-            for {} lt(ptr, end) { ptr := add(ptr, 0x20) } {
-                let w := calldataload(ptr)
-                let ok0 := shr(byte(0, w), WELL_FORMED_BITMAP)
-                if iszero(and(and(ok0, shr(byte(16, w), WELL_FORMED_BITMAP)), 1)) {
-                    index := add(shr(4, sub(ptr, records.offset)), and(ok0, 1))
+            for {} lt(ptr, end) { ptr := add(ptr, 0x10) } {
+                if iszero(and(shr(byte(0, calldataload(ptr)), 0x7e007e0000), 1)) {
+                    index := shr(4, sub(ptr, start))
                     break
                 }
-            }
-            // odd count: the last record has no partner in its word
-            if and(eq(index, not(0)), and(n, 1)) {
-                if iszero(and(shr(byte(0, calldataload(ptr)), WELL_FORMED_BITMAP), 1)) { index := sub(n, 1) }
             }
         }
     }
