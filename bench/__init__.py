@@ -1,0 +1,1 @@
+"""Micro-benchmarks (``make bench``). Plain wall-clock timing; nothing here asserts on times."""
