@@ -35,6 +35,7 @@ __all__ = [
     "Kind",
     "Record",
     "case_commitment",
+    "check_type_kinds",
     "decode_records",
     "iter_records",
     "new_salt",

@@ -69,7 +69,7 @@ def test_typehash() -> None:
     assert keccak(batch_type) == BATCH_TYPEHASH
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 @given(batches, st.integers(1, 2**64), st.binary(min_size=20, max_size=20))
 def test_hashes_equal_eth_account_encode_typed_data(batch: Batch, chain_id: int, raw_address: bytes) -> None:
     contract = "0x" + raw_address.hex()
@@ -152,7 +152,7 @@ def test_country_bytes_valid() -> None:
     assert country_bytes("BR") == b"BR"
 
 
-@settings(max_examples=25)
+@settings(max_examples=25, deadline=None)
 @given(batches)
 def test_sign_and_recover(batch: Batch) -> None:
     signature = sign_batch(SIGNER, batch, CHAIN_ID, LEDGER)
