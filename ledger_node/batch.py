@@ -39,6 +39,7 @@ __all__ = [
     "country_bytes",
     "digest",
     "domain_separator",
+    "recover_digest_signer",
     "recover_signer",
     "struct_hash",
     "to_abi_tuple",
