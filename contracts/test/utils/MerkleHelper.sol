@@ -14,6 +14,14 @@ library MerkleHelper {
         r = bytes16(one);
     }
 
+    /// @dev The first `n` records.
+    function recordsPrefix(bytes memory records, uint256 n) internal pure returns (bytes memory out) {
+        out = new bytes(n * 16);
+        for (uint256 k; k < n * 16; ++k) {
+            out[k] = records[k];
+        }
+    }
+
     function leafOf(uint256 i, bytes16 record) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(uint32(i), record));
     }
