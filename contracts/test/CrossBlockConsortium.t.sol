@@ -265,6 +265,15 @@ contract CrossBlockConsortiumTest is LedgerFixture {
         ledger.propose(REINSTATE, FR, adminBR);
     }
 
+    function test_RevertWhen_propose_unknownKind() public {
+        // ProposalKind has 3 members: the ABI decoder rejects 3 before any check
+        bytes memory data = abi.encodeWithSelector(IC.propose.selector, uint8(3), BR, adminBR);
+        vm.prank(adminIN);
+        (bool ok,) = address(ledger).call(data);
+        assertFalse(ok, "kind 3 accepted");
+        assertEq(ledger.proposalCount(), 0, "no proposal");
+    }
+
     // =================================================================== vote
 
     function _proposeAdmitBR() internal returns (uint256 id) {
