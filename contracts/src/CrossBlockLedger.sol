@@ -76,7 +76,9 @@ contract CrossBlockLedger is CrossBlockConsortium, EIP712, ICrossBlockLedger {
         if (computedHash != batch.recordsHash) revert CrossBlockRecordsHashMismatch(batch.recordsHash, computedHash);
         {
             uint256 bad = RecordLib.firstMalformed(records);
-            if (bad != RecordLib.NONE) revert CrossBlockMalformedRecord(bad, uint8(records[bad * RecordLib.RECORD_SIZE]));
+            if (bad != RecordLib.NONE) {
+                revert CrossBlockMalformedRecord(bad, uint8(records[bad * RecordLib.RECORD_SIZE]));
+            }
         }
         bytes32 structHash = _structHash(batch);
         address signer = _recoverSigner(_hashTypedDataV4(structHash), signature);
@@ -209,9 +211,7 @@ contract CrossBlockLedger is CrossBlockConsortium, EIP712, ICrossBlockLedger {
         }
     }
 
-    function _emitBatchPublished(uint256 ptr, Batch calldata batch, address signer, bytes calldata signature)
-        private
-    {
+    function _emitBatchPublished(uint256 ptr, Batch calldata batch, address signer, bytes calldata signature) private {
         bytes32 topic0 = BatchPublished.selector;
         assembly ("memory-safe") {
             let sigLen := signature.length

@@ -37,11 +37,11 @@ contract MerkleTest is LedgerFixture {
         bytes memory records = makeRecords(7, 3);
         bytes32[] memory l = MerkleHelper.leaves(records);
         assertEq(harness.root(MerkleHelper.recordsPrefix(records, 1)), l[0], "one record: root = leaf");
-        assertEq(
-            harness.root(MerkleHelper.recordsPrefix(records, 2)), Hashes.commutativeKeccak256(l[0], l[1]), "two"
-        );
+        assertEq(harness.root(MerkleHelper.recordsPrefix(records, 2)), Hashes.commutativeKeccak256(l[0], l[1]), "two");
         // three: (0,1) paired, 2 carried up
-        assertEq(harness.root(records), Hashes.commutativeKeccak256(Hashes.commutativeKeccak256(l[0], l[1]), l[2]), "three");
+        assertEq(
+            harness.root(records), Hashes.commutativeKeccak256(Hashes.commutativeKeccak256(l[0], l[1]), l[2]), "three"
+        );
     }
 
     /// @dev Random batches of 1..64 records: the reference tree, MerkleLib's root, every proof through

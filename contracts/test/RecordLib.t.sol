@@ -59,9 +59,7 @@ contract RecordLibTest is Test {
         bytes memory expected =
             abi.encodePacked(uint8((idType << 4) | kind), bytes7(identifier), bytes4(reportedAt), commit);
         assertEq(expected.length, 16, "length");
-        assertEq(
-            abi.encodePacked(RecordLib.encode(idType, kind, identifier, reportedAt, commit)), expected, "layout"
-        );
+        assertEq(abi.encodePacked(RecordLib.encode(idType, kind, identifier, reportedAt, commit)), expected, "layout");
     }
 
     function testFuzz_decode_roundTrip(bytes16 r) public pure {

@@ -186,9 +186,7 @@ contract VectorsTest is LedgerFixture {
         uint256 pk = vm.parseJsonUint(json, ".privateKey");
         bytes32 separator = vm.parseJsonBytes32(json, ".domainSeparator");
 
-        assertEq(
-            keccak256(bytes(vm.parseJsonString(json, ".name"))), keccak256("CrossBlock"), "domain name"
-        );
+        assertEq(keccak256(bytes(vm.parseJsonString(json, ".name"))), keccak256("CrossBlock"), "domain name");
         assertEq(keccak256(bytes(vm.parseJsonString(json, ".version"))), keccak256("1"), "domain version");
         assertEq(vm.addr(pk), signer, "signer of the vector key");
         assertEq(keccak256(bytes(vm.parseJsonString(json, ".batchType"))), BATCH_TYPEHASH, "batch type");
@@ -225,9 +223,7 @@ contract VectorsTest is LedgerFixture {
         b.count = uint32(vm.parseJsonUint(json, string.concat(p, ".count")));
     }
 
-    function _checkBatch(CrossBlockLedger l, string memory json, string memory p, address signer, uint256 pk)
-        internal
-    {
+    function _checkBatch(CrossBlockLedger l, string memory json, string memory p, address signer, uint256 pk) internal {
         IL.Batch memory b = _readBatch(json, p);
         bytes memory records = vm.parseJsonBytes(json, string.concat(p, ".records"));
         bytes memory sig = vm.parseJsonBytes(json, string.concat(p, ".signature"));
@@ -246,9 +242,7 @@ contract VectorsTest is LedgerFixture {
         assertEq(structHashOf(b), structHash, "reference struct hash");
         assertEq(vm.parseJsonBytes32(json, string.concat(p, ".head")), structHash, "head = struct hash");
         assertEq(l.batchDigest(b), digest, "batchDigest");
-        assertEq(
-            keccak256(abi.encodePacked(hex"1901", l.domainSeparator(), structHash)), digest, "digest from parts"
-        );
+        assertEq(keccak256(abi.encodePacked(hex"1901", l.domainSeparator(), structHash)), digest, "digest from parts");
 
         _checkSignature(json, p, digest, sig, signer, pk);
         _checkPublish(l, b, records, sig, signer, structHash);
@@ -286,9 +280,7 @@ contract VectorsTest is LedgerFixture {
         assertEq(b.prevHead, headBefore, "prevHead = current head");
         assertEq(b.seq, seqBefore + 1, "seq = last + 1");
         vm.expectEmit(true, true, true, true, address(l));
-        emit IL.BatchPublished(
-            b.country, b.seq, signer, b.prevHead, b.recordsHash, b.merkleRoot, b.count, sig, records
-        );
+        emit IL.BatchPublished(b.country, b.seq, signer, b.prevHead, b.recordsHash, b.merkleRoot, b.count, sig, records);
         vm.prank(relayer);
         l.publishBatch(b, records, sig);
         (bytes32 head, uint64 seq) = l.headOf(b.country);

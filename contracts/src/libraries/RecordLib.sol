@@ -100,16 +100,17 @@ library RecordLib {
                 let w1 := calldataload(add(ptr, 0x20))
                 let w2 := calldataload(add(ptr, 0x40))
                 let w3 := calldataload(add(ptr, 0x60))
-                let ok := and(
+                let ok :=
                     and(
-                        and(shr(byte(0, w0), 0x7e007e0000), shr(byte(16, w0), 0x7e007e0000)),
-                        and(shr(byte(0, w1), 0x7e007e0000), shr(byte(16, w1), 0x7e007e0000))
-                    ),
-                    and(
-                        and(shr(byte(0, w2), 0x7e007e0000), shr(byte(16, w2), 0x7e007e0000)),
-                        and(shr(byte(0, w3), 0x7e007e0000), shr(byte(16, w3), 0x7e007e0000))
+                        and(
+                            and(shr(byte(0, w0), 0x7e007e0000), shr(byte(16, w0), 0x7e007e0000)),
+                            and(shr(byte(0, w1), 0x7e007e0000), shr(byte(16, w1), 0x7e007e0000))
+                        ),
+                        and(
+                            and(shr(byte(0, w2), 0x7e007e0000), shr(byte(16, w2), 0x7e007e0000)),
+                            and(shr(byte(0, w3), 0x7e007e0000), shr(byte(16, w3), 0x7e007e0000))
+                        )
                     )
-                )
                 if iszero(and(ok, 1)) { break }
             }
             index := not(0)

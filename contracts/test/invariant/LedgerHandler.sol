@@ -216,9 +216,8 @@ contract LedgerHandler {
 
     function _accept(IL.Batch memory b) internal {
         ghostSeq[b.country] += 1;
-        ghostHead[b.country] = keccak256(
-            abi.encode(BATCH_TYPEHASH, b.country, b.seq, b.prevHead, b.recordsHash, b.merkleRoot, b.count)
-        );
+        ghostHead[b.country] =
+            keccak256(abi.encode(BATCH_TYPEHASH, b.country, b.seq, b.prevHead, b.recordsHash, b.merkleRoot, b.count));
         ghostLastRoot[b.country] = b.merkleRoot;
         ghostLastRecordsHash[b.country] = b.recordsHash;
     }

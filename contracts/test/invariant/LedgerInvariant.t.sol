@@ -91,9 +91,7 @@ contract LedgerInvariantTest is Test {
         for (uint256 i; i < 3; ++i) {
             bytes2 c = countries[i];
             bool suspended = handler.ghostSuspended(c);
-            assertEq(
-                ledger.memberStatus(c) == IC.MemberStatus.Suspended, suspended, "status == model"
-            );
+            assertEq(ledger.memberStatus(c) == IC.MemberStatus.Suspended, suspended, "status == model");
             if (suspended) {
                 (, uint64 seq) = ledger.headOf(c);
                 assertEq(seq, handler.seqAtSuspension(c), "seq frozen while suspended");

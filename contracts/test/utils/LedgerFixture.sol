@@ -101,21 +101,17 @@ abstract contract LedgerFixture is Test {
     }
 
     function structHashOf(ICrossBlockLedger.Batch memory b) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(BATCH_TYPEHASH, b.country, b.seq, b.prevHead, b.recordsHash, b.merkleRoot, b.count)
-        );
+        return keccak256(abi.encode(BATCH_TYPEHASH, b.country, b.seq, b.prevHead, b.recordsHash, b.merkleRoot, b.count));
     }
 
     function domainSeparatorOf(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
-        return keccak256(
-            abi.encode(DOMAIN_TYPEHASH, keccak256("CrossBlock"), keccak256("1"), chainId, verifyingContract)
-        );
+        return
+            keccak256(abi.encode(DOMAIN_TYPEHASH, keccak256("CrossBlock"), keccak256("1"), chainId, verifyingContract));
     }
 
     function digestOf(ICrossBlockLedger.Batch memory b) internal view returns (bytes32) {
-        return keccak256(
-            abi.encodePacked(hex"1901", domainSeparatorOf(block.chainid, address(ledger)), structHashOf(b))
-        );
+        return
+            keccak256(abi.encodePacked(hex"1901", domainSeparatorOf(block.chainid, address(ledger)), structHashOf(b)));
     }
 
     function signBatch(uint256 pk, ICrossBlockLedger.Batch memory b) internal view returns (bytes memory) {
