@@ -1,0 +1,550 @@
+"""Import a national register snapshot (CSV or NDJSON), turning its differences into records.
+
+Formats (chosen from ``fmt`` or the file extension ``.csv`` / ``.ndjson`` / ``.jsonl``), UTF-8:
+
+* CSV: a header row naming the columns ``imei``, ``kind``, ``reported_at`` and optionally ``case_ref``
+  (any order, case-insensitive, other columns ignored), then one row per IMEI.
+* NDJSON: one JSON object per line with the same keys (``case_ref`` optional, string or null).
+
+``imei`` in any form :func:`ledger_node.identifiers.parse_imei` accepts; ``kind`` a kind name
+(case-insensitive); ``reported_at`` Unix seconds, an ISO-8601 date (midnight UTC) or an ISO-8601
+datetime with a timezone.
+
+The snapshot is diffed against the national register, read once into memory: a row identical to the
+register entry (same kind, same case commitment under the stored salt, same ``reported_at``) does
+nothing; anything else becomes a record by the rules of :mod:`gateway.services.reports` (RECOVERED and
+WITHDRAWN rows clear our own block, with the same refusals). Changes are written in transactions of
+``chunk_rows`` rows, register and outbox together, so a crash never leaves a register change without
+its outbox row; importing again after a crash finishes the job (it is a diff).
+
+Bad rows never stop the import: each is reported with its 1-based physical line number and a reason.
+The same IMEI twice with identical data counts once; with conflicting data the later line is a bad row.
+
+``missing`` decides what happens to IMEIs with an active entry in our register that the snapshot does
+not mention at all ("keep", the default; "recover"; "withdraw"). An IMEI named by a bad row counts as
+mentioned (a 15-digit IMEI with a wrong check digit protects its 14-digit core), and a snapshot without
+a single valid row is refused rather than clearing the whole register.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, cast
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.db.models import RegisterEntry
+from gateway.errors import ForeignBlockError, ImportFileError, NotBlockedError, ReportRejectedError
+from gateway.services.reports import (
+    BLOCKING_KINDS,
+    MAX_FUTURE_SECONDS,
+    Change,
+    EntryState,
+    OutboxRow,
+    RegisterRow,
+    check_reported_at,
+    foreign_blockers,
+    pack_record,
+    plan_change,
+    write_changes,
+    write_rows,
+)
+from ledger_node.errors import InvalidIdentifierError
+from ledger_node.identifiers import parse_imei
+from ledger_node.record import UINT32_MAX, Kind, case_commitment, new_salt
+
+__all__ = [
+    "CHUNK_ROWS",
+    "FORMATS",
+    "MISSING_POLICIES",
+    "PROGRESS_EVERY",
+    "BadRow",
+    "ImportReport",
+    "import_register",
+    "parse_reported_at",
+]
+
+#: Rows per transaction (register + outbox written together).
+CHUNK_ROWS = 50_000
+#: The progress callback is called every this many rows (and once at the start and the end).
+PROGRESS_EVERY = 10_000
+FORMATS: dict[str, str] = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+MISSING_POLICIES: dict[str, Kind | None] = {
+    "keep": None,
+    "recover": Kind.RECOVERED,
+    "withdraw": Kind.WITHDRAWN,
+}
+
+_KINDS: dict[str, int] = {k.name: int(k) for k in Kind}  # plain ints: drivers bind them as-is
+_REQUIRED = ("imei", "kind", "reported_at")
+_DATE_CACHE_MAX = 100_000
+
+#: ``(line, imei, kind, reported_at, case_ref, error)`` as produced by the format readers; when
+#: ``error`` is set the other fields are placeholders.
+_RawRow = tuple[int, str, str, str | int, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row that was not imported: its 1-based physical line number in the file and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did.
+
+    ``rows`` counts data rows read (header and blank lines excluded); ``created`` counts records
+    written to the outbox, ``missing`` of them by the ``missing`` policy; ``unchanged`` counts rows that
+    matched the register (or repeated an earlier row); ``by_kind`` counts created records per kind name.
+    """
+
+    path: str
+    format: str
+    rows: int = 0
+    created: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# ----------------------------------------------------------------------------- field parsing
+
+_date_cache: dict[str, int] = {}
+
+
+def parse_reported_at(value: object) -> int:
+    """Unix seconds from an int, a digit string, an ISO-8601 date (UTC) or datetime with timezone.
+
+    Range checks are the caller's (:func:`gateway.services.reports.check_reported_at`).
+
+    Raises:
+        ReportRejectedError: the value cannot be read as a time (message names the field).
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise ReportRejectedError(
+            f"reported_at: expected Unix seconds or an ISO-8601 string, got {type(value).__name__}"
+        )
+    text = value.strip()
+    if text.isdigit() and text.isascii():
+        return int(text)
+    cached = _date_cache.get(text)
+    if cached is not None:
+        return cached
+    try:
+        if "T" not in text and " " not in text and ":" not in text:
+            day = date.fromisoformat(text)
+            seconds = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                raise ReportRejectedError(
+                    f"reported_at: datetime {value!r} has no timezone (add Z or an offset, or give a date)"
+                )
+            seconds = int(moment.timestamp() // 1)
+    except ValueError:
+        raise ReportRejectedError(
+            f"reported_at: cannot parse {value!r} (expected Unix seconds, an ISO-8601 date, "
+            "or an ISO-8601 datetime with timezone)"
+        ) from None
+    if len(_date_cache) >= _DATE_CACHE_MAX:
+        _date_cache.clear()
+    _date_cache[text] = seconds
+    return seconds
+
+
+def _kind(value: object) -> int:
+    kind = _KINDS.get(value) if isinstance(value, str) else None
+    if kind is None:
+        kind = _KINDS.get(value.strip().upper()) if isinstance(value, str) else None
+        if kind is None:
+            raise ReportRejectedError(f"kind: unknown kind {value!r} (expected one of {', '.join(_KINDS)})")
+    return kind
+
+
+def _case_ref(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ReportRejectedError(f"case_ref: expected a string, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ReportRejectedError("case_ref: not valid UTF-8 text") from None
+    return value
+
+
+# ----------------------------------------------------------------------------- format readers
+
+
+def _csv_rows(fh: IO[str]) -> Iterator[_RawRow]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(
+            "empty file: expected a CSV header row (imei,kind,reported_at,case_ref)"
+        ) from None
+    except csv.Error as exc:
+        raise ImportFileError(f"cannot read the CSV header: {exc}") from None
+    names = [h.strip().lower() for h in header]
+    absent = [c for c in _REQUIRED if c not in names]
+    if absent:
+        raise ImportFileError(
+            f"CSV header lacks column(s) {', '.join(absent)} (expected imei,kind,reported_at[,case_ref]); "
+            f"got {','.join(header)}"
+        )
+    doubled = sorted({n for n in names if names.count(n) > 1 and n in (*_REQUIRED, "case_ref")})
+    if doubled:
+        raise ImportFileError(f"CSV header names column(s) {', '.join(doubled)} more than once")
+    i_imei, i_kind, i_at = (names.index(c) for c in _REQUIRED)
+    i_case = names.index("case_ref") if "case_ref" in names else -1
+    width = len(names)
+    previous = reader.line_num
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield previous + 1, "", "", "", "", f"CSV syntax error: {exc}"
+            previous = reader.line_num
+            continue
+        line = previous + 1
+        previous = reader.line_num
+        if not row:
+            continue  # blank line
+        if len(row) != width:
+            if len(row) > width:
+                error = f"{len(row)} fields but the header has {width}"
+            else:
+                error = "missing column " + ", ".join(names[i] for i in range(len(row), width))
+            yield line, "", "", "", "", error
+            continue
+        yield line, row[i_imei], row[i_kind], row[i_at], (row[i_case] if i_case >= 0 else ""), None
+
+
+def _ndjson_rows(fh: IO[str]) -> Iterator[_RawRow]:
+    loads = json.loads
+    for line, text in enumerate(fh, 1):
+        if not text.strip():
+            continue
+        try:
+            obj = loads(text)
+        except ValueError as exc:  # json.JSONDecodeError
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            col = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            yield line, "", "", "", "", f"invalid JSON: {msg}{col}"
+            continue
+        if not isinstance(obj, dict):
+            yield line, "", "", "", "", f"expected a JSON object, got {type(obj).__name__}"
+            continue
+        absent = [key for key in _REQUIRED if obj.get(key) is None]
+        if absent:
+            yield line, "", "", "", "", "missing " + ", ".join(absent)
+            continue
+        imei, kind, at, case_ref = obj["imei"], obj["kind"], obj["reported_at"], obj.get("case_ref")
+        if not isinstance(imei, str):
+            error = "imei: must be a JSON string (a number loses leading zeros)"
+        elif not isinstance(kind, str):
+            error = f"kind: expected a kind name, got {kind!r}"
+        elif isinstance(at, bool) or not isinstance(at, int | str):
+            error = f"reported_at: expected integer Unix seconds or an ISO-8601 string, got {at!r}"
+        elif case_ref is not None and not isinstance(case_ref, str):
+            error = f"case_ref: expected a string, got {type(case_ref).__name__}"
+        else:
+            yield line, imei, kind, at, case_ref or "", None
+            continue
+        yield line, "", "", "", "", error
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+# ----------------------------------------------------------------------------- the import
+
+
+def _load_register(factory: sessionmaker[Session]) -> dict[str, EntryState]:
+    """The whole national register as ``imei -> (kind, reported_at, salt, commitment)``."""
+    table = cast(Table, RegisterEntry.__table__)
+    sql = f"SELECT imei, kind, reported_at, case_salt, case_commitment FROM {table.name}"
+    with factory() as session:
+        rows = session.connection().exec_driver_sql(sql)  # raw rows: no per-value type processing
+        return {imei: (kind, at, bytes(salt), bytes(cc)) for imei, kind, at, salt, cc in rows}
+
+
+def _resolve_format(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        resolved = FORMATS.get("." + fmt.lower().lstrip("."))
+        if resolved is None:
+            raise ImportFileError(f"unknown format {fmt!r} (expected csv, ndjson or jsonl)")
+        return resolved
+    resolved = FORMATS.get(path.suffix.lower())
+    if resolved is None:
+        raise ImportFileError(
+            f"cannot tell the format of {path.name} from its extension (.csv, .ndjson, .jsonl); pass a format"
+        )
+    return resolved
+
+
+def import_register(
+    factory: sessionmaker[Session],
+    *,
+    country: str,
+    path: Path,
+    fmt: str | None = None,
+    missing: str = "keep",
+    progress: Callable[[int, int], None] | None = None,
+    now: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportReport:
+    """Import the register snapshot at ``path`` for ``country``; see the module docstring.
+
+    ``progress(rows_done, total)`` is called at the start, every :data:`PROGRESS_EVERY` rows and at
+    the end; ``total`` is the number of data lines counted up-front (one fast binary pass; a quoted
+    CSV field spanning lines makes it an overestimate) and the final call is ``(rows, rows)``.
+
+    Raises:
+        ImportFileError: the file cannot be read at all (missing, unknown format, no usable header),
+            ``missing`` is not keep/recover/withdraw, or a snapshot without a valid row would clear
+            the register.
+    """
+    started = time.perf_counter()
+    if missing not in MISSING_POLICIES:
+        raise ImportFileError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
+    resolved = _resolve_format(path, fmt)
+    t = int(time.time()) if now is None else now
+    report = ImportReport(path=str(path), format=resolved)
+    try:
+        total = _count_lines(path) - (resolved == "csv")
+        fh = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc}") from exc
+
+    register = _load_register(factory)
+    with fh:  # undecodable bytes become lone surrogates: only a case_ref can hold them, and is refused
+        rows = _csv_rows(fh) if resolved == "csv" else _ndjson_rows(fh)
+        seen, mentioned = _import_rows(
+            factory,
+            rows,
+            country=country,
+            register=register,
+            now=t,
+            chunk_rows=chunk_rows,
+            report=report,
+            progress=progress,
+            total=max(total, 0),
+        )
+
+    clearing = MISSING_POLICIES[missing]
+    if clearing is not None:
+        report.missing = _apply_missing(
+            factory, kind=clearing, register=register, seen=seen, mentioned=mentioned, now=t
+        )
+        report.created += report.missing
+        if report.missing:
+            report.by_kind[clearing.name] = report.by_kind.get(clearing.name, 0) + report.missing
+    report.bad_rows.sort(key=lambda b: b.line)
+    report.by_kind = dict(sorted(report.by_kind.items(), key=lambda item: Kind[item[0]]))
+    report.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(report.rows, report.rows)
+    return report
+
+
+def _import_rows(
+    factory: sessionmaker[Session],
+    rows: Iterator[_RawRow],
+    *,
+    country: str,
+    register: dict[str, EntryState],
+    now: int,
+    chunk_rows: int,
+    report: ImportReport,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> tuple[dict[str, tuple[int, int, int, str]], set[str]]:
+    """Diff the rows against ``register`` and write the changes chunk by chunk.
+
+    Returns the IMEIs of valid rows (with their line and data) and the IMEIs named only by bad rows.
+    The loop is the import's hot path: fast paths are inlined (digit-string times, exact kind names,
+    ASCII case references, new entries, identical entries) and fall back to the checked helpers.
+    """
+    seen: dict[str, tuple[int, int, int, str]] = {}
+    mentioned: set[str] = set()
+    refused: list[tuple[int, str, str]] = []  # (line, imei, reason) of clearing rows we could not apply
+    bad = report.bad_rows
+    inserts: list[RegisterRow] = []
+    outbox: list[OutboxRow] = []
+    changes: list[Change] = []  # the general path's changes (updates, clears), in order with outbox
+    counts: Counter[int] = Counter()
+    kinds, blocking, limit = _KINDS, BLOCKING_KINDS, min(now + MAX_FUTURE_SECONDS, UINT32_MAX)
+    count = unchanged = 0
+    next_flush = chunk_rows
+    next_progress = PROGRESS_EVERY if progress is not None else -1
+
+    def flush() -> None:
+        if not outbox:
+            return
+        final = {c.imei: c for c in changes}
+        updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
+        with factory.begin() as session:
+            write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
+        counts.update(row[2] for row in outbox)
+        report.created += len(outbox)
+        inserts.clear()
+        outbox.clear()
+        changes.clear()
+
+    for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
+        count += 1
+        if count == next_flush:
+            flush()
+            next_flush += chunk_rows
+        if count == next_progress:
+            assert progress is not None  # next_progress stays -1 without a callback
+            progress(count, max(total, count))
+            next_progress += PROGRESS_EVERY
+        if error is not None:
+            bad.append(BadRow(line, error))
+            continue
+        try:
+            core = parse_imei(raw_imei)
+        except InvalidIdentifierError as exc:
+            text = raw_imei.strip()
+            if len(text) == 15 and text.isdigit() and text.isascii():
+                mentioned.add(text[:14])  # a mistyped check digit still names its core
+            bad.append(BadRow(line, f"imei: {exc}"))
+            continue
+        try:
+            kind = kinds.get(raw_kind)
+            if kind is None:
+                kind = _kind(raw_kind)
+            if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
+                at = int(raw_at)
+                if at > limit:
+                    check_reported_at(at, now)
+            else:
+                at = check_reported_at(parse_reported_at(raw_at), now)
+            case_ref = raw_case if raw_case.isascii() else _case_ref(raw_case)
+        except ReportRejectedError as exc:
+            mentioned.add(core)
+            bad.append(BadRow(line, str(exc)))
+            continue
+        earlier = seen.get(core)
+        if earlier is not None:
+            if earlier[1] == kind and earlier[2] == at and earlier[3] == case_ref:
+                unchanged += 1
+            else:
+                bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
+            continue
+        existing = register.get(core)
+        if existing is None and kind in blocking:  # fast path: a new entry
+            salt = new_salt()
+            commitment = case_commitment(salt, case_ref)
+            inserts.append((kind, at, salt, commitment, now, core))
+            outbox.append((pack_record(core, kind, at, commitment), core, kind, now))
+        elif (  # fast path: an identical active entry
+            existing is not None
+            and existing[0] == kind
+            and existing[1] == at
+            and kind in blocking
+            and case_commitment(existing[2], case_ref) == existing[3]
+        ):
+            unchanged += 1
+        else:
+            try:
+                change = plan_change(
+                    imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
+                )
+            except NotBlockedError as exc:
+                mentioned.add(core)
+                refused.append((line, core, str(exc)))
+                continue
+            if change is None:
+                unchanged += 1
+            else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
+                changes.append(change)
+                outbox.append((change.record, core, change.kind, now))
+        # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
+        seen[core] = (line, kind, at, case_ref)
+    flush()
+
+    report.rows = count
+    report.unchanged = unchanged
+    report.by_kind = {Kind(k).name: n for k, n in counts.items()}
+    if refused:
+        _explain_refusals(factory, country=country, refused=refused, bad=bad)
+    return seen, mentioned
+
+
+def _explain_refusals(
+    factory: sessionmaker[Session], *, country: str, refused: list[tuple[int, str, str]], bad: list[BadRow]
+) -> None:
+    """Bad rows for refused clearing rows, naming the blocking countries where there are any."""
+    with factory() as session:
+        owners = foreign_blockers(session, country=country, imeis={imei for _, imei, _ in refused})
+    for line, imei, reason in refused:
+        if imei in owners:
+            reason = str(ForeignBlockError(imei, country, owners[imei]))
+        bad.append(BadRow(line, reason))
+
+
+def _apply_missing(
+    factory: sessionmaker[Session],
+    *,
+    kind: Kind,
+    register: dict[str, EntryState],
+    seen: dict[str, tuple[int, int, int, str]],
+    mentioned: set[str],
+    now: int,
+) -> int:
+    """Clear our active entries the snapshot does not mention; returns how many records it wrote."""
+    targets = sorted(
+        imei
+        for imei, entry in register.items()
+        if entry[0] in BLOCKING_KINDS and imei not in seen and imei not in mentioned
+    )
+    if not targets:
+        return 0
+    if not seen:
+        raise ImportFileError(
+            f"the snapshot has no valid row; refusing to {kind.name.lower()} all {len(targets)} "
+            "active entries of the register"
+        )
+    written = 0
+    for start in range(0, len(targets), CHUNK_ROWS):
+        changes: list[Change] = []
+        for imei in targets[start : start + CHUNK_ROWS]:
+            change = plan_change(
+                imei=imei, kind=kind, reported_at=None, case_ref="", existing=register[imei], now=now
+            )
+            if change is not None:
+                changes.append(change)
+                register[imei] = (change.kind, change.reported_at, change.salt, change.commitment)
+        with factory.begin() as session:
+            write_changes(session, changes, now=now)
+        written += len(changes)
+    return written
