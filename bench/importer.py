@@ -61,7 +61,12 @@ def run() -> list[dict[str, Any]]:
         raise RuntimeError(f"unexpected import result: {first} / {second}")
     return [
         _row(f"register import ({ROWS:,} rows, SQLite)", ROWS / first.seconds, "rows/s", ">= 100,000"),
-        _row(f"register re-import, no change ({ROWS:,} rows, SQLite)", ROWS / second.seconds, "rows/s", ">= 100,000"),
+        _row(
+            f"register re-import, no change ({ROWS:,} rows, SQLite)",
+            ROWS / second.seconds,
+            "rows/s",
+            ">= 100,000",
+        ),
     ]
 
 

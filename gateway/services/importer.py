@@ -404,6 +404,8 @@ def _import_rows(
     count = unchanged = 0
     next_flush = chunk_rows
     next_progress = PROGRESS_EVERY if progress is not None else -1
+    if progress is not None:
+        progress(0, total)
 
     def flush() -> None:
         if not outbox:
