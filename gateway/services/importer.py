@@ -50,6 +50,7 @@ from gateway.services.reports import (
     EntryState,
     OutboxRow,
     RegisterRow,
+    check_country,
     check_reported_at,
     foreign_blockers,
     pack_record,
@@ -332,6 +333,7 @@ def import_register(
             the register.
     """
     started = time.perf_counter()
+    check_country(country)
     if missing not in MISSING_POLICIES:
         raise ImportFileError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
     resolved = _resolve_format(path, fmt)

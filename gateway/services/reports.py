@@ -51,6 +51,7 @@ __all__ = [
     "ReportResult",
     "add_report",
     "add_reports_bulk",
+    "check_country",
     "check_reported_at",
     "coerce_kind",
     "foreign_blockers",
@@ -221,9 +222,16 @@ def _check_case_ref(case_ref: object) -> str:
     return case_ref
 
 
-def _check_country(country: str) -> None:
+def check_country(country: str) -> None:
+    """Raise :class:`ReportRejectedError` unless ``country`` is two uppercase ASCII letters."""
     if not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()):
         raise ReportRejectedError(f"country: expected an ISO 3166-1 alpha-2 code, got {country!r}")
+
+
+def _parse_imei(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidIdentifierError(repr(value), f"expected a string, got {type(value).__name__}")
+    return parse_imei(value)
 
 
 # ----------------------------------------------------------------------------- planning (pure)
@@ -378,8 +386,8 @@ def _single(
     case_ref: str,
     now: int | None,
 ) -> ReportResult:
-    _check_country(country)
-    core = parse_imei(imei)
+    check_country(country)
+    core = _parse_imei(imei)
     t = _now(now)
     if reported_at is not None:
         check_reported_at(reported_at, t)
@@ -505,14 +513,14 @@ def add_reports_bulk(
     the same IMEI. Existing entries are loaded with one query per 10,000 distinct IMEIs and the writes are
     three executemany statements.
     """
-    _check_country(country)
+    check_country(country)
     t = _now(now)
     listed = list(items)
     results: list[ItemResult | None] = [None] * len(listed)
     prepared: list[tuple[int, str, Kind, int | None, str]] = []
     for index, item in enumerate(listed):
         try:
-            core = parse_imei(item.imei)
+            core = _parse_imei(item.imei)
             kind = coerce_kind(item.kind)
             at = None if item.reported_at is None else check_reported_at(item.reported_at, t)
             case_ref = "" if kind in CLEARING_KINDS else _check_case_ref(item.case_ref)

@@ -505,3 +505,20 @@ def test_random_sequences_keep_register_and_outbox_consistent(db, imei_of, ops, 
             record.reported_at,
             record.case_commitment,
         )
+
+
+def test_bulk_item_with_a_non_string_imei(db):
+    results = in_transaction(
+        db.factory,
+        add_reports_bulk,
+        country=COUNTRY,
+        items=[ReportInput(490154203237518, "STOLEN")],  # type: ignore[arg-type]
+        now=NOW,
+    )
+    assert [r.code for r in results] == ["invalid_identifier"]
+    assert "expected a string" in (results[0].error or "")
+
+
+def test_country_must_be_an_alpha2_code(db):
+    with pytest.raises(ReportRejectedError, match=r"^country: "):
+        report(db, country="India", imei=IMEI, kind="STOLEN")
