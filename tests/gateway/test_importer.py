@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import DatabaseError
 
 from gateway.errors import ImportFileError
@@ -409,3 +411,67 @@ def test_outbox_records_decode_to_the_register(db, tmp_path, many_imeis):
             entry.case_commitment,
         )
     assert imei15(db.outbox()[0].imei) in imeis
+
+
+# ----------------------------------------------------------------------------- property
+
+_SNAPSHOT = st.dictionaries(
+    st.integers(0, 7),  # which IMEI
+    st.tuples(
+        st.sampled_from(["STOLEN", "LOST", "DUPLICATED", "INVALID"]),
+        st.integers(DAY, DAY + 3),
+        st.sampled_from(["", "A", "B"]),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(snapshots=st.lists(_SNAPSHOT, min_size=1, max_size=4), as_json=st.booleans())
+def test_successive_snapshots_converge_and_the_outbox_replays_to_the_register(
+    db, tmp_path, imei_of, snapshots, as_json
+):
+    db.reset()
+    active: set[str] = set()
+    for number, snapshot in enumerate(snapshots):
+        rows = [(imei_of(n), kind, at, case) for n, (kind, at, case) in sorted(snapshot.items())]
+        if as_json:
+            text = "".join(
+                json.dumps({"imei": i, "kind": k, "reported_at": a, "case_ref": c}) + "\n"
+                for i, k, a, c in rows
+            )
+            path = write(tmp_path / f"s{number}.ndjson", text)
+        else:
+            text = "imei,kind,reported_at,case_ref\n" + "".join(f"{i},{k},{a},{c}\n" for i, k, a, c in rows)
+            path = write(tmp_path / f"s{number}.csv", text)
+        if not rows and active:
+            with pytest.raises(ImportFileError):
+                run(db, path, missing="recover")
+            continue
+        outbox_before = len(db.outbox())
+        result = run(db, path, missing="recover")
+        assert result.bad_rows == []
+        assert len(db.outbox()) - outbox_before == result.created
+        assert run(db, path, missing="recover").created == 0
+
+        register = db.register()
+        for i, kind, at, case in rows:
+            entry = register[core(i)]
+            assert (entry.kind, entry.reported_at) == (Kind[kind], at)
+            assert entry.case_commitment == case_commitment(entry.case_salt, case)
+        listed = {core(i) for i, *_ in rows}
+        for imei in active - listed:
+            assert register[imei].kind == Kind.RECOVERED
+        active = listed
+
+    last: dict[str, Record] = {}
+    for row in db.outbox():
+        last[row.imei] = Record.unpack(row.record)
+    register = db.register()
+    assert set(last) == set(register)
+    for imei, entry in register.items():
+        assert (last[imei].kind, last[imei].reported_at, last[imei].case_commitment) == (
+            entry.kind,
+            entry.reported_at,
+            entry.case_commitment,
+        )
