@@ -51,10 +51,6 @@ _BLOCKED = (GREYLISTED, BLACKLISTED)
 _MARKERS = (NO_ORIGIN, DOMESTIC, CROSS_BORDER)
 
 
-def _status_name(status: int) -> str:
-    return STATUS_NAMES.get(status, str(status))
-
-
 def _kind_name(kind: int) -> str:
     try:
         return Kind(kind).name
