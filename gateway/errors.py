@@ -50,3 +50,19 @@ class ImportFileError(GatewayError):
 
 class AuditFailedError(GatewayError):
     """``audit verify`` found discrepancies between the chain and the database."""
+
+
+class BatchVerificationError(GatewayError):
+    """A batch read from the chain failed verification; it is quarantined, never applied.
+
+    ``code`` is a short stable identifier of the failed check (``seq-gap``, ``head-mismatch``,
+    ``records-length``, ``records-hash``, ``malformed-record``, ``merkle-root``, ``bad-signature``,
+    ``signer-mismatch``, ``signer-not-active``); ``reason`` is the human-readable explanation.
+    """
+
+    def __init__(self, reason: str, *, code: str = "invalid", country: str = "", seq: int = 0) -> None:
+        self.reason = reason
+        self.code = code
+        self.country = country
+        self.seq = seq
+        super().__init__(reason)

@@ -1,0 +1,533 @@
+"""The store side of syncing: write verified batches, statuses, quarantine, cursor; rewind on reorg.
+
+Every function here runs inside the caller's transaction (a SQLAlchemy ``Connection`` or
+``Session``) and never commits: the syncer decides the transaction boundaries, so the records, the
+statuses, the country log and the sync cursor that covers them always commit together.
+
+Speed: rows go through the driver's ``executemany`` on the transaction's own DBAPI connection with
+portable SQL (``INSERT ... ON CONFLICT``, valid on SQLite ≥ 3.24 and PostgreSQL), with no ORM
+objects per record. Status maintenance is incremental: only the IMEIs a batch touches are refolded.
+
+Idempotency: a ledger record's natural key is ``(country, seq, idx)``; a batch already applied
+with the same head is skipped, and quarantine rows are keyed by ``(country, seq)``.
+
+Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other identifier types
+(MEID, reserved) the whole ``typeKind`` byte (≥ 0x21), so the 16 packed bytes can always be rebuilt
+(:func:`pack_row`). Only IMEI records feed ``CountryEntry`` and ``DeviceStatus``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from gateway.db.models import WHITELISTED
+from gateway.errors import SyncError
+from gateway.services.status import Policy, fold
+from gateway.services.verify import VerifiedBatch
+from ledger_node.batch import struct_hash
+from ledger_node.events import BatchEvent, SignerEvent
+
+__all__ = [
+    "HELD",
+    "REJECTED",
+    "ZERO_HASH",
+    "ApplyResult",
+    "CountryState",
+    "Db",
+    "RewindResult",
+    "SignerSet",
+    "apply_batch",
+    "apply_signer_event",
+    "block_country",
+    "ensure_policy",
+    "event_head",
+    "load_country_states",
+    "load_signers",
+    "pack_header",
+    "pack_row",
+    "quarantine_batch",
+    "read_cursor",
+    "refold",
+    "refold_all",
+    "rewind_above",
+    "stored_kind",
+    "unpack_header",
+    "write_cursor",
+]
+
+#: A transaction handle: SQLAlchemy Core connection or ORM session (its connection is used).
+Db = Connection | Session
+
+ZERO_HASH = bytes(32)
+REJECTED, HELD = "rejected", "held"
+POLICY_META_KEY = "status_policy"
+_IMEI_TYPE = 1
+_IN_CHUNK = 500
+_RECORD = struct.Struct(">B7sI4s")
+
+
+class _Sql:
+    """The transaction's own DBAPI connection, with ``?`` placeholders translated for the driver."""
+
+    __slots__ = ("cur", "dialect", "pg")
+
+    def __init__(self, db: Db) -> None:
+        conn = db.connection() if isinstance(db, Session) else db
+        self.dialect = conn.dialect.name
+        self.pg = conn.dialect.paramstyle != "qmark"
+        raw: Any = conn.connection.driver_connection
+        self.cur = raw.cursor()
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.pg else sql
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.cur.execute(self._q(sql), tuple(params))
+        return int(self.cur.rowcount)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cur.executemany(self._q(sql), rows)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.cur.execute(self._q(sql), tuple(params))
+        return list(self.cur.fetchall())
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.cur.execute(self._q(sql), tuple(params))
+        return self.cur.fetchone()
+
+    def in_chunks(self, sql: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[Any]:
+        """Run ``sql`` (containing ``IN ({})``) over ``values`` in chunks; rows concatenated."""
+        out: list[Any] = []
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = values[start : start + _IN_CHUNK]
+            out.extend(self.all(sql.format(",".join("?" * len(chunk))), (*params, *chunk)))
+        return out
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else bytes(value)
+
+
+# -------------------------------------------------------------------------------------- record form
+
+
+def stored_kind(type_kind: int) -> int:
+    """``LedgerRecord.kind`` for a record's ``typeKind`` byte (see the module docstring)."""
+    return type_kind & 0x0F if type_kind >> 4 == _IMEI_TYPE else type_kind
+
+
+def pack_row(imei: str, kind: int, reported_at: int, case_commitment: bytes) -> bytes:
+    """The 16 packed bytes of a stored ``LedgerRecord`` (inverse of what :func:`apply_batch` stores)."""
+    type_kind = (_IMEI_TYPE << 4) | kind if kind < 0x10 else kind
+    return _RECORD.pack(type_kind, bytes.fromhex(imei), reported_at, _bytes(case_commitment))
+
+
+def event_head(event: BatchEvent) -> bytes:
+    """The head a batch event's header produces (its EIP-712 struct hash); no verification."""
+    from ledger_node.batch import Batch
+
+    return struct_hash(
+        Batch(event.country, event.seq, event.prev_head, event.records_hash, event.merkle_root, event.count)
+    )
+
+
+def pack_header(event: BatchEvent) -> bytes:
+    """Quarantine header blob: ``prevHead|recordsHash|merkleRoot|count(u32)|signer(20)|signature``."""
+    return (
+        event.prev_head
+        + event.records_hash
+        + event.merkle_root
+        + event.count.to_bytes(4, "big")
+        + bytes.fromhex(event.signer[2:])
+        + event.signature
+    )
+
+
+def unpack_header(blob: bytes) -> dict[str, Any]:
+    """Inverse of :func:`pack_header`."""
+    blob = _bytes(blob)
+    return {
+        "prev_head": blob[0:32],
+        "records_hash": blob[32:64],
+        "merkle_root": blob[64:96],
+        "count": int.from_bytes(blob[96:100], "big"),
+        "signer": "0x" + blob[100:120].hex(),
+        "signature": blob[120:],
+    }
+
+
+# ------------------------------------------------------------------------------------------- state
+
+
+@dataclass(slots=True)
+class CountryState:
+    """A country's log as applied here."""
+
+    last_seq: int = 0
+    head: bytes = ZERO_HASH
+    blocked_seq: int | None = None
+
+
+def load_country_states(db: Db) -> dict[str, CountryState]:
+    """Every ``CountryLog`` row."""
+    sql = _Sql(db)
+    return {
+        cc: CountryState(int(seq), _bytes(head), None if blocked is None else int(blocked))
+        for cc, seq, head, blocked in sql.all("SELECT country, last_seq, head, blocked_seq FROM country_logs")
+    }
+
+
+@dataclass(slots=True)
+class SignerSet:
+    """Signing keys per country with the blocks they are active in (``active_from <= b < revoked_at``)."""
+
+    keys: dict[tuple[str, str], tuple[int, int | None]] = field(default_factory=dict)
+
+    def active(self, country: str, signer: str, block: int) -> bool:
+        """Whether ``signer`` may sign for ``country`` at ``block``."""
+        interval = self.keys.get((country, signer.lower()))
+        if interval is None:
+            return False
+        start, end = interval
+        return start <= block and (end is None or block < end)
+
+    def add(self, event: SignerEvent) -> None:
+        """Apply a signer event in memory (mirror of :func:`apply_signer_event`)."""
+        key = (event.country, event.signer.lower())
+        if event.active:
+            self.keys[key] = (event.block, None)
+        else:
+            start, _ = self.keys.get(key, (event.block, None))
+            self.keys[key] = (start, event.block)
+
+
+def load_signers(db: Db) -> SignerSet:
+    """Every ``SignerKey`` row."""
+    sql = _Sql(db)
+    rows = sql.all("SELECT country, signer, active_from, revoked_at FROM signer_keys")
+    return SignerSet(
+        {(cc, signer.lower()): (int(a), None if r is None else int(r)) for cc, signer, a, r in rows}
+    )
+
+
+def apply_signer_event(db: Db, event: SignerEvent) -> None:
+    """Record a ``SignerAdded`` / ``SignerRevoked`` event in ``SignerKey`` (idempotent)."""
+    sql = _Sql(db)
+    if event.active:
+        sql.run(
+            "INSERT INTO signer_keys (country, signer, active_from, revoked_at) VALUES (?, ?, ?, NULL) "
+            "ON CONFLICT (country, signer) DO UPDATE SET active_from = excluded.active_from",
+            (event.country, event.signer, event.block),
+        )
+    else:
+        # The contract only revokes a key it added; if the add was never seen, the key gets an empty
+        # interval (never active) rather than being active before its revocation.
+        sql.run(
+            "INSERT INTO signer_keys (country, signer, active_from, revoked_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (country, signer) DO UPDATE SET revoked_at = excluded.revoked_at",
+            (event.country, event.signer, event.block, event.block),
+        )
+
+
+def read_cursor(db: Db) -> tuple[int, bytes] | None:
+    """``(block_number, block_hash)`` of the sync cursor, or None before the first sync."""
+    row = _Sql(db).one("SELECT block_number, block_hash FROM sync_cursor WHERE id = 1")
+    return None if row is None else (int(row[0]), _bytes(row[1]))
+
+
+def write_cursor(
+    db: Db, *, block_number: int, block_hash: bytes, seen: Iterable[tuple[int, bytes]], keep: int
+) -> None:
+    """Move the cursor and remember recent block hashes (the newest ``keep`` are kept)."""
+    sql = _Sql(db)
+    sql.run(
+        "INSERT INTO sync_cursor (id, block_number, block_hash) VALUES (1, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, "
+        "block_hash = excluded.block_hash",
+        (block_number, block_hash),
+    )
+    rows = sorted(set(seen))
+    sql.many(
+        "INSERT INTO seen_blocks (number, hash) VALUES (?, ?) "
+        "ON CONFLICT (number) DO UPDATE SET hash = excluded.hash",
+        rows,
+    )
+    sql.run(
+        "DELETE FROM seen_blocks WHERE number < "
+        "(SELECT number FROM seen_blocks ORDER BY number DESC LIMIT 1 OFFSET ?)",
+        (max(keep, 1) - 1,),
+    )
+
+
+# ------------------------------------------------------------------------------------------- apply
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What applying one batch changed."""
+
+    records: int
+    status_changes: int
+    skipped: bool = False
+
+
+_INSERT_BATCH = (
+    "INSERT INTO ledger_batches (country, seq, prev_head, head, records_hash, merkle_root, count, signer, "
+    "signature, block_number, block_hash, tx_hash, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RECORD = (
+    "INSERT INTO ledger_records (country, seq, idx, imei, kind, reported_at, case_commitment) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_ENTRY = (
+    "INSERT INTO country_entries (imei, country, kind, seq, idx, reported_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (imei, country) DO UPDATE SET kind = excluded.kind, seq = excluded.seq, idx = excluded.idx, "
+    "reported_at = excluded.reported_at "
+    "WHERE excluded.seq > country_entries.seq "
+    "OR (excluded.seq = country_entries.seq AND excluded.idx > country_entries.idx)"
+)
+_UPSERT_STATUS = (
+    "INSERT INTO device_status (imei, status, origins, change_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (imei) DO UPDATE SET status = excluded.status, origins = excluded.origins, "
+    "change_id = excluded.change_id"
+)
+_UPSERT_LOG = (
+    "INSERT INTO country_logs (country, last_seq, head, blocked_seq) VALUES (?, ?, ?, NULL) "
+    "ON CONFLICT (country) DO UPDATE SET last_seq = excluded.last_seq, head = excluded.head"
+)
+
+
+def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResult:
+    """Store a verified batch: ``LedgerBatch``, its ``LedgerRecord`` rows, ``CountryEntry``,
+    ``DeviceStatus`` of the touched IMEIs (if the country is honoured) and ``CountryLog``.
+
+    Idempotent: a batch already stored with the same head is skipped.
+
+    Raises:
+        SyncError: a different batch is already stored at this ``(country, seq)``.
+    """
+    sql = _Sql(db)
+    ev = verified.event
+    cc, seq = ev.country, ev.seq
+    existing = sql.one("SELECT head FROM ledger_batches WHERE country = ? AND seq = ?", (cc, seq))
+    if existing is not None:
+        if _bytes(existing[0]) != verified.head:
+            raise SyncError(
+                f"{cc}#{seq}: the database holds a different batch (head 0x{_bytes(existing[0]).hex()}) "
+                f"than the chain (head 0x{verified.head.hex()}); run `crossblock audit verify`"
+            )
+        return ApplyResult(records=0, status_changes=0, skipped=True)
+    pos = ev.position
+    sql.run(
+        _INSERT_BATCH,
+        (
+            cc, seq, ev.prev_head, verified.head, ev.records_hash, ev.merkle_root, ev.count, ev.signer,
+            ev.signature, pos.block_number, pos.block_hash, pos.tx_hash, pos.log_index,
+        ),
+    )  # fmt: skip
+    records = verified.records
+    sql.many(
+        _INSERT_RECORD,
+        [
+            (cc, seq, i, ident, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at, com)
+            for i, (tk, ident, at, com) in enumerate(records)
+        ],
+    )
+    # Latest record of this batch per IMEI: a later index overwrites an earlier one.
+    latest = {
+        ident: (tk & 0x0F, i, at) for i, (tk, ident, at, _com) in enumerate(records) if tk >> 4 == _IMEI_TYPE
+    }
+    sql.many(_UPSERT_ENTRY, [(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()])
+    changes = refold(db, list(latest), policy=policy) if cc in policy.honours else 0
+    sql.run(_UPSERT_LOG, (cc, seq, verified.head))
+    return ApplyResult(records=len(records), status_changes=changes)
+
+
+def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
+    """Recompute ``DeviceStatus`` of ``imeis`` from their ``CountryEntry`` rows; returns rows changed.
+
+    A row changes only when its status or origins change, and then gets the next ``change_id``
+    (``max + 1``: the syncer is the only writer of ``device_status`` and never deletes a row, so
+    change ids only grow). An IMEI that was never listed and folds to WHITELISTED gets no row.
+    """
+    if not imeis:
+        return 0
+    sql = _Sql(db)
+    entries: dict[str, list[tuple[str, int]]] = {}
+    for imei, country, kind in sql.in_chunks(
+        "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", imeis
+    ):
+        entries.setdefault(imei, []).append((country, kind))
+    current = {
+        imei: (status, origins)
+        for imei, status, origins in sql.in_chunks(
+            "SELECT imei, status, origins FROM device_status WHERE imei IN ({})", imeis
+        )
+    }
+    unlisted = (WHITELISTED, "")
+    changed: list[tuple[str, int, str, int]] = []
+    next_id = 0
+    for imei in imeis:
+        new = fold(entries.get(imei, ()), policy)
+        if current.get(imei, unlisted) != new:
+            if not next_id:
+                next_id = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
+            changed.append((imei, new[0], new[1], next_id))
+            next_id += 1
+            current[imei] = new  # a repeated IMEI in ``imeis`` is not counted twice
+    sql.many(_UPSERT_STATUS, changed)
+    return len(changed)
+
+
+def refold_all(db: Db, *, policy: Policy, chunk: int = 5_000) -> int:
+    """Recompute every ``DeviceStatus`` (after a policy change); returns rows changed."""
+    sql = _Sql(db)
+    imeis = [row[0] for row in sql.all("SELECT DISTINCT imei FROM country_entries ORDER BY imei")]
+    imeis += [
+        row[0]
+        for row in sql.all(
+            "SELECT imei FROM device_status "
+            "WHERE imei NOT IN (SELECT imei FROM country_entries) ORDER BY imei"
+        )
+    ]
+    return sum(refold(db, imeis[i : i + chunk], policy=policy) for i in range(0, len(imeis), chunk))
+
+
+def ensure_policy(db: Db, *, policy: Policy) -> bool:
+    """Refold every status if the policy differs from the one the statuses were folded with.
+
+    Returns True when a refold ran. The policy fingerprint is kept in ``Meta``.
+    """
+    sql = _Sql(db)
+    row = sql.one("SELECT value FROM meta WHERE key = ?", (POLICY_META_KEY,))
+    fingerprint = policy.fingerprint()
+    if row is not None and row[0] == fingerprint:
+        return False
+    refold_all(db, policy=policy)
+    sql.run(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (POLICY_META_KEY, fingerprint),
+    )
+    return True
+
+
+# -------------------------------------------------------------------------------------- quarantine
+
+
+def quarantine_batch(db: Db, event: BatchEvent, *, state: str, reason: str, detected_at: int) -> bool:
+    """Keep a batch that is not applied: ``rejected`` (failed verification) or ``held`` (behind one).
+
+    Returns False if it was already quarantined (idempotent).
+    """
+    pos = event.position
+    count = _Sql(db).run(
+        "INSERT INTO quarantine (country, seq, state, reason, block_number, block_hash, tx_hash, log_index, "
+        "header, records, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (country, seq) DO NOTHING",
+        (
+            event.country, event.seq, state, reason, pos.block_number, pos.block_hash, pos.tx_hash,
+            pos.log_index, pack_header(event), event.records, detected_at,
+        ),
+    )  # fmt: skip
+    return count != 0
+
+
+def block_country(db: Db, *, country: str, seq: int) -> None:
+    """Mark ``country``'s log blocked at ``seq``: nothing of it is applied from there on."""
+    _Sql(db).run(
+        "INSERT INTO country_logs (country, last_seq, head, blocked_seq) VALUES (?, 0, ?, ?) "
+        "ON CONFLICT (country) DO UPDATE SET blocked_seq = excluded.blocked_seq",
+        (country, ZERO_HASH, seq),
+    )
+
+
+# ------------------------------------------------------------------------------------------ rewind
+
+
+@dataclass(frozen=True, slots=True)
+class RewindResult:
+    """What a rewind removed."""
+
+    block: int
+    batches: int
+    records: int
+    quarantined: int
+    status_changes: int
+
+
+def rewind_above(db: Db, *, block: int, policy: Policy) -> RewindResult:
+    """Undo everything applied from blocks above ``block`` (a chain reorganisation).
+
+    Deletes the batches, their records, quarantine rows and signer changes of those blocks, rebuilds
+    the affected ``CountryEntry`` rows from the remaining records, refolds the affected statuses,
+    resets the ``CountryLog`` of the affected countries and forgets the seen blocks above ``block``.
+    The caller moves the sync cursor to ``block``.
+    """
+    sql = _Sql(db)
+    batches = [(cc, int(seq)) for cc, seq in sql.all(
+        "SELECT country, seq FROM ledger_batches WHERE block_number > ?", (block,)
+    )]  # fmt: skip
+    pairs: set[tuple[str, str]] = set()
+    removed_records = 0
+    for cc, seq in batches:
+        imeis = sql.all(
+            "SELECT imei FROM ledger_records WHERE country = ? AND seq = ? AND kind < 16", (cc, seq)
+        )
+        pairs.update((row[0], cc) for row in imeis)
+        removed_records += sql.run("DELETE FROM ledger_records WHERE country = ? AND seq = ?", (cc, seq))
+    sql.run("DELETE FROM ledger_batches WHERE block_number > ?", (block,))
+    quarantined = sql.all("SELECT DISTINCT country FROM quarantine WHERE block_number > ?", (block,))
+    removed_quarantine = sql.run("DELETE FROM quarantine WHERE block_number > ?", (block,))
+    sql.run("DELETE FROM signer_keys WHERE active_from > ?", (block,))
+    sql.run("UPDATE signer_keys SET revoked_at = NULL WHERE revoked_at > ?", (block,))
+    # Rebuild the affected latest entries from what remains.
+    imeis = sorted({imei for imei, _ in pairs})
+    latest: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+    for imei, cc, kind, seq, idx, at in sql.in_chunks(
+        "SELECT imei, country, kind, seq, idx, reported_at FROM ledger_records "
+        "WHERE kind < 16 AND imei IN ({})",
+        imeis,
+    ):
+        key = (imei, cc)
+        if key in pairs:
+            prev = latest.get(key)
+            if prev is None or (seq, idx) > (prev[1], prev[2]):
+                latest[key] = (kind, seq, idx, at)
+    sql.many("DELETE FROM country_entries WHERE imei = ? AND country = ?", sorted(pairs))
+    sql.many(
+        _UPSERT_ENTRY,
+        [(imei, cc, kind, seq, idx, at) for (imei, cc), (kind, seq, idx, at) in sorted(latest.items())],
+    )
+    changes = refold(db, imeis, policy=policy)
+    for cc in sorted({cc for cc, _ in batches} | {row[0] for row in quarantined}):
+        last = sql.one(
+            "SELECT seq, head FROM ledger_batches WHERE country = ? ORDER BY seq DESC LIMIT 1", (cc,)
+        )
+        blocked = sql.one("SELECT min(seq) FROM quarantine WHERE country = ? AND state = ?", (cc, REJECTED))
+        sql.run(
+            "INSERT INTO country_logs (country, last_seq, head, blocked_seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (country) DO UPDATE SET last_seq = excluded.last_seq, head = excluded.head, "
+            "blocked_seq = excluded.blocked_seq",
+            (
+                cc,
+                0 if last is None else int(last[0]),
+                ZERO_HASH if last is None else _bytes(last[1]),
+                None if blocked is None or blocked[0] is None else int(blocked[0]),
+            ),
+        )
+    sql.run("DELETE FROM seen_blocks WHERE number > ?", (block,))
+    return RewindResult(
+        block=block,
+        batches=len(batches),
+        records=removed_records,
+        quarantined=removed_quarantine,
+        status_changes=changes,
+    )

@@ -1,0 +1,308 @@
+"""The effective-status engine: the policy fold, the microsecond lookup and the explanation.
+
+Effective status of an IMEI for this gateway (DESIGN.md, "Ledger model") = fold over the latest
+record of every country the policy honours (``CountryEntry`` rows):
+
+* a kind the policy maps to BLACKLISTED (default STOLEN, LOST, INVALID) → BLACKLISTED;
+* else a kind mapped to GREYLISTED (default DUPLICATED) → GREYLISTED;
+* else WHITELISTED.
+
+RECOVERED and WITHDRAWN are the latest record of a country that cleared its own entry: they never
+contribute, whatever the policy says. Countries the policy does not honour are ignored. ``origins``
+is the sorted, comma-separated list of the countries behind the status ("" when WHITELISTED).
+
+:func:`fold` is the one implementation; :mod:`gateway.services.apply` runs it incrementally for the
+IMEIs a batch touches and stores the result in ``DeviceStatus``, which :class:`StatusLookup` reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gateway.db.models import (
+    BLACKLISTED,
+    GREYLISTED,
+    WHITELISTED,
+    CountryEntry,
+    DeviceStatus,
+    LedgerBatch,
+)
+from gateway.settings import GatewaySettings
+from ledger_node.identifiers import IMEI_CORE_LENGTH, parse_imei
+from ledger_node.record import Kind
+
+__all__ = [
+    "STATUS_CODES",
+    "STATUS_NAMES",
+    "EntryExplanation",
+    "Policy",
+    "StatusExplanation",
+    "StatusLookup",
+    "explain",
+    "fold",
+]
+
+STATUS_NAMES: dict[int, str] = {
+    WHITELISTED: "WHITELISTED",
+    GREYLISTED: "GREYLISTED",
+    BLACKLISTED: "BLACKLISTED",
+}
+STATUS_CODES: dict[str, int] = {name: code for code, name in STATUS_NAMES.items()}
+#: Kinds that clear a country's own entry: never contribute to a status.
+CLEARING_KINDS = frozenset({int(Kind.RECOVERED), int(Kind.WITHDRAWN)})
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The import policy in the form the fold needs: honoured countries and kind → status code."""
+
+    honours: frozenset[str]
+    kind_status: dict[int, int] = field(hash=False)
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> Policy:
+        """The policy of ``settings`` (``honours`` and ``kind_status``)."""
+        return cls.make(honours=settings.honours, kind_status=settings.kind_status)
+
+    @classmethod
+    def make(cls, *, honours: Iterable[str], kind_status: dict[str, str]) -> Policy:
+        """From country codes and a ``{"STOLEN": "BLACKLISTED", ...}`` mapping (names)."""
+        mapping = {
+            int(Kind[kind]): STATUS_CODES[status]
+            for kind, status in kind_status.items()
+            if STATUS_CODES[status] != WHITELISTED and int(Kind[kind]) not in CLEARING_KINDS
+        }
+        return cls(honours=frozenset(cc.upper() for cc in honours), kind_status=mapping)
+
+    def fingerprint(self) -> str:
+        """A stable text form, stored in Meta to notice a policy change (which requires a refold)."""
+        kinds = ",".join(f"{Kind(k).name}={STATUS_NAMES[s]}" for k, s in sorted(self.kind_status.items()))
+        return f"honours={','.join(sorted(self.honours))};kinds={kinds}"
+
+    def contribution(self, country: str, kind: int) -> int:
+        """Status code one country's latest record contributes (WHITELISTED = nothing)."""
+        if country not in self.honours:
+            return WHITELISTED
+        return self.kind_status.get(kind, WHITELISTED)
+
+
+def fold(entries: Iterable[tuple[str, int]], policy: Policy) -> tuple[int, str]:
+    """Effective ``(status code, origins)`` from ``(country, kind)`` latest entries of one IMEI."""
+    best = WHITELISTED
+    origins: list[str] = []
+    honours, kind_status = policy.honours, policy.kind_status
+    for country, kind in entries:
+        if country not in honours:
+            continue
+        status = kind_status.get(kind, WHITELISTED)
+        if status == WHITELISTED:
+            continue
+        if status > best:
+            best = status
+            origins = [country]
+        elif status == best:
+            origins.append(country)
+    if best == WHITELISTED:
+        return WHITELISTED, ""
+    return best, ",".join(sorted(set(origins)))
+
+
+# ------------------------------------------------------------------------------------------- lookup
+
+_LOOKUP_SQL = "SELECT status, origins FROM device_status WHERE imei = ?"
+_UNLISTED: tuple[int, str] = (WHITELISTED, "")
+
+
+class _Local(threading.local):
+    conn: sqlite3.Connection | None = None
+
+
+class StatusLookup:
+    """The hot-path status lookup: one primary-key probe of ``device_status``, no ORM.
+
+    On a SQLite file each thread gets its own read-only ``sqlite3`` connection (created on first use,
+    statements cached by the driver); WAL mode lets it read while the syncer writes, and every
+    lookup sees the last committed sync. So an instance may be shared by any number of threads
+    (HTTP workers) without locking. On other databases (PostgreSQL, in-memory SQLite) it falls back
+    to a short SQLAlchemy Core query per call, serialized for in-memory SQLite.
+
+    ``status(imei14)`` takes the 14-digit IMEI core (parse user input first with
+    :func:`ledger_node.identifiers.parse_imei`) and returns ``(status code, origins)``; an IMEI on no
+    list is ``(WHITELISTED, "")``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = _Local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        database = engine.url.database
+        self._path: str | None = None
+        if (
+            engine.dialect.name == "sqlite"
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+        ):
+            self._path = database
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self._path is not None
+        conn = sqlite3.connect(
+            f"file:{self._path}?mode=ro", uri=True, check_same_thread=False, cached_statements=16
+        )
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA cache_size=-32768")
+        with self._lock:
+            self._all.append(conn)
+        self._local.conn = conn
+        return conn
+
+    def status(self, imei14: str) -> tuple[int, str]:
+        """``(status code, origins)`` of a 14-digit IMEI core."""
+        conn = self._local.conn
+        if conn is None:
+            if self._path is None:
+                return self._status_generic(imei14)
+            conn = self._connect()
+        row: tuple[int, str] | None = conn.execute(_LOOKUP_SQL, (imei14,)).fetchone()
+        return _UNLISTED if row is None else row
+
+    def _status_generic(self, imei14: str) -> tuple[int, str]:
+        query = select(DeviceStatus.status, DeviceStatus.origins).where(DeviceStatus.imei == imei14)
+        with self._lock, self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _UNLISTED if row is None else (int(row[0]), str(row[1]))
+
+    def status_name(self, imei14: str) -> str:
+        """``"WHITELISTED"``, ``"GREYLISTED"`` or ``"BLACKLISTED"``."""
+        return STATUS_NAMES[self.status(imei14)[0]]
+
+    def close(self) -> None:
+        """Close every per-thread connection (the instance must not be used afterwards)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> StatusLookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------ explain
+
+
+@dataclass(frozen=True, slots=True)
+class EntryExplanation:
+    """One country's latest record of an IMEI, with where it sits on the chain."""
+
+    country: str
+    kind: str
+    reported_at: int
+    seq: int
+    index: int
+    signer: str
+    block_number: int
+    tx_hash: str
+    contributes: str  # status this record contributes: WHITELISTED when it does not count
+    note: str  # why it does or does not count
+
+
+@dataclass(frozen=True, slots=True)
+class StatusExplanation:
+    """Why an IMEI has its effective status here (``crossblock check IMEI``)."""
+
+    imei: str
+    status: str
+    origins: list[str]
+    contributing: list[EntryExplanation]
+    other_entries: list[EntryExplanation]
+    stored_status: str | None  # what DeviceStatus holds (None: no row, i.e. never listed)
+    change_id: int | None
+
+    @property
+    def consistent(self) -> bool:
+        """Whether the stored status equals the fold recomputed under the given policy."""
+        stored = self.stored_status or "WHITELISTED"
+        return stored == self.status
+
+
+def _kind_name(kind: int) -> str:
+    try:
+        return Kind(kind).name
+    except ValueError:
+        return f"typeKind 0x{kind:02x}"
+
+
+def explain(session: Session, *, imei: str, settings: GatewaySettings) -> StatusExplanation:
+    """Explain the effective status of ``imei`` (any IMEI form) under ``settings``' policy.
+
+    Every country's latest record is listed with its batch seq, index, signer, block and
+    transaction; ``contributing`` are those behind the status, ``other_entries`` the ones that do
+    not count (country not honoured, cleared by RECOVERED/WITHDRAWN, a lesser status).
+
+    Raises:
+        InvalidIdentifierError: ``imei`` is not a valid IMEI.
+    """
+    core = imei if len(imei) == IMEI_CORE_LENGTH and imei.isdigit() else parse_imei(imei)
+    policy = Policy.from_settings(settings)
+    query = (
+        select(CountryEntry, LedgerBatch.signer, LedgerBatch.block_number, LedgerBatch.tx_hash)
+        .join(
+            LedgerBatch, (LedgerBatch.country == CountryEntry.country) & (LedgerBatch.seq == CountryEntry.seq)
+        )
+        .where(CountryEntry.imei == core)
+        .order_by(CountryEntry.country)
+    )
+    rows: list[Any] = list(session.execute(query))
+    status, origins = fold(((row[0].country, row[0].kind) for row in rows), policy)
+    origin_set = set(origins.split(",")) if origins else set()
+    contributing: list[EntryExplanation] = []
+    others: list[EntryExplanation] = []
+    for entry, signer, block, tx_hash in rows:
+        contributes = policy.contribution(entry.country, entry.kind)
+        if entry.country not in policy.honours:
+            note = f"{entry.country} is not honoured by this gateway's policy"
+        elif entry.kind in CLEARING_KINDS:
+            note = f"{entry.country} cleared its entry ({_kind_name(entry.kind)})"
+        elif contributes == WHITELISTED:
+            note = f"{_kind_name(entry.kind)} maps to WHITELISTED under this policy"
+        elif entry.country in origin_set:
+            note = f"{_kind_name(entry.kind)} → {STATUS_NAMES[contributes]}"
+        else:
+            note = (
+                f"{_kind_name(entry.kind)} → {STATUS_NAMES[contributes]}, outranked by {STATUS_NAMES[status]}"
+            )
+        item = EntryExplanation(
+            country=entry.country,
+            kind=_kind_name(entry.kind),
+            reported_at=entry.reported_at,
+            seq=entry.seq,
+            index=entry.idx,
+            signer=signer,
+            block_number=block,
+            tx_hash="0x" + bytes(tx_hash).hex(),
+            contributes=STATUS_NAMES[contributes],
+            note=note,
+        )
+        (contributing if entry.country in origin_set else others).append(item)
+    stored = session.get(DeviceStatus, core)
+    return StatusExplanation(
+        imei=core,
+        status=STATUS_NAMES[status],
+        origins=sorted(origin_set),
+        contributing=contributing,
+        other_entries=others,
+        stored_status=None if stored is None else STATUS_NAMES.get(stored.status, str(stored.status)),
+        change_id=None if stored is None else stored.change_id,
+    )
