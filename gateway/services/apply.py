@@ -19,7 +19,7 @@ Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other id
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "Db",
     "RewindResult",
     "SignerSet",
+    "Sql",
     "apply_batch",
     "apply_signer_event",
     "block_country",
@@ -72,17 +73,18 @@ _IN_CHUNK = 500
 _RECORD = struct.Struct(">B7sI4s")
 
 
-class _Sql:
+class Sql:
     """The transaction's own DBAPI connection, with ``?`` placeholders translated for the driver."""
 
-    __slots__ = ("cur", "dialect", "pg")
+    __slots__ = ("cur", "dialect", "pg", "raw")
 
     def __init__(self, db: Db) -> None:
         conn = db.connection() if isinstance(db, Session) else db
         self.dialect = conn.dialect.name
         self.pg = conn.dialect.paramstyle != "qmark"
         raw: Any = conn.connection.driver_connection
-        self.cur = raw.cursor()
+        self.raw = raw
+        self.cur = self.raw.cursor()
 
     def _q(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.pg else sql
@@ -90,6 +92,16 @@ class _Sql:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         self.cur.execute(self._q(sql), tuple(params))
         return int(self.cur.rowcount)
+
+    def iterate(self, sql: str, params: Sequence[Any] = (), *, size: int = 10_000) -> Iterator[Any]:
+        """Stream the rows of a query (on its own cursor, so other statements may run meanwhile)."""
+        cur = self.raw.cursor()
+        try:
+            cur.execute(self._q(sql), tuple(params))
+            while rows := cur.fetchmany(size):
+                yield from rows
+        finally:
+            cur.close()
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -178,7 +190,7 @@ class CountryState:
 
 def load_country_states(db: Db) -> dict[str, CountryState]:
     """Every ``CountryLog`` row."""
-    sql = _Sql(db)
+    sql = Sql(db)
     return {
         cc: CountryState(int(seq), _bytes(head), None if blocked is None else int(blocked))
         for cc, seq, head, blocked in sql.all("SELECT country, last_seq, head, blocked_seq FROM country_logs")
@@ -211,7 +223,7 @@ class SignerSet:
 
 def load_signers(db: Db) -> SignerSet:
     """Every ``SignerKey`` row."""
-    sql = _Sql(db)
+    sql = Sql(db)
     rows = sql.all("SELECT country, signer, active_from, revoked_at FROM signer_keys")
     return SignerSet(
         {(cc, signer.lower()): (int(a), None if r is None else int(r)) for cc, signer, a, r in rows}
@@ -220,7 +232,7 @@ def load_signers(db: Db) -> SignerSet:
 
 def apply_signer_event(db: Db, event: SignerEvent) -> None:
     """Record a ``SignerAdded`` / ``SignerRevoked`` event in ``SignerKey`` (idempotent)."""
-    sql = _Sql(db)
+    sql = Sql(db)
     if event.active:
         sql.run(
             "INSERT INTO signer_keys (country, signer, active_from, revoked_at) VALUES (?, ?, ?, NULL) "
@@ -239,7 +251,7 @@ def apply_signer_event(db: Db, event: SignerEvent) -> None:
 
 def read_cursor(db: Db) -> tuple[int, bytes] | None:
     """``(block_number, block_hash)`` of the sync cursor, or None before the first sync."""
-    row = _Sql(db).one("SELECT block_number, block_hash FROM sync_cursor WHERE id = 1")
+    row = Sql(db).one("SELECT block_number, block_hash FROM sync_cursor WHERE id = 1")
     return None if row is None else (int(row[0]), _bytes(row[1]))
 
 
@@ -247,7 +259,7 @@ def write_cursor(
     db: Db, *, block_number: int, block_hash: bytes, seen: Iterable[tuple[int, bytes]], keep: int
 ) -> None:
     """Move the cursor and remember recent block hashes (the newest ``keep`` are kept)."""
-    sql = _Sql(db)
+    sql = Sql(db)
     sql.run(
         "INSERT INTO sync_cursor (id, block_number, block_hash) VALUES (1, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET block_number = excluded.block_number, "
@@ -314,7 +326,7 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
     Raises:
         SyncError: a different batch is already stored at this ``(country, seq)``.
     """
-    sql = _Sql(db)
+    sql = Sql(db)
     ev = verified.event
     cc, seq = ev.country, ev.seq
     existing = sql.one("SELECT head FROM ledger_batches WHERE country = ? AND seq = ?", (cc, seq))
@@ -360,7 +372,7 @@ def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
     """
     if not imeis:
         return 0
-    sql = _Sql(db)
+    sql = Sql(db)
     entries: dict[str, list[tuple[str, int]]] = {}
     for imei, country, kind in sql.in_chunks(
         "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", imeis
@@ -389,7 +401,7 @@ def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
 
 def refold_all(db: Db, *, policy: Policy, chunk: int = 5_000) -> int:
     """Recompute every ``DeviceStatus`` (after a policy change); returns rows changed."""
-    sql = _Sql(db)
+    sql = Sql(db)
     imeis = [row[0] for row in sql.all("SELECT DISTINCT imei FROM country_entries ORDER BY imei")]
     imeis += [
         row[0]
@@ -406,7 +418,7 @@ def ensure_policy(db: Db, *, policy: Policy) -> bool:
 
     Returns True when a refold ran. The policy fingerprint is kept in ``Meta``.
     """
-    sql = _Sql(db)
+    sql = Sql(db)
     row = sql.one("SELECT value FROM meta WHERE key = ?", (POLICY_META_KEY,))
     fingerprint = policy.fingerprint()
     if row is not None and row[0] == fingerprint:
@@ -428,7 +440,7 @@ def quarantine_batch(db: Db, event: BatchEvent, *, state: str, reason: str, dete
     Returns False if it was already quarantined (idempotent).
     """
     pos = event.position
-    count = _Sql(db).run(
+    count = Sql(db).run(
         "INSERT INTO quarantine (country, seq, state, reason, block_number, block_hash, tx_hash, log_index, "
         "header, records, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (country, seq) DO NOTHING",
@@ -442,7 +454,7 @@ def quarantine_batch(db: Db, event: BatchEvent, *, state: str, reason: str, dete
 
 def block_country(db: Db, *, country: str, seq: int) -> None:
     """Mark ``country``'s log blocked at ``seq``: nothing of it is applied from there on."""
-    _Sql(db).run(
+    Sql(db).run(
         "INSERT INTO country_logs (country, last_seq, head, blocked_seq) VALUES (?, 0, ?, ?) "
         "ON CONFLICT (country) DO UPDATE SET blocked_seq = excluded.blocked_seq",
         (country, ZERO_HASH, seq),
@@ -471,7 +483,7 @@ def rewind_above(db: Db, *, block: int, policy: Policy) -> RewindResult:
     resets the ``CountryLog`` of the affected countries and forgets the seen blocks above ``block``.
     The caller moves the sync cursor to ``block``.
     """
-    sql = _Sql(db)
+    sql = Sql(db)
     batches = [(cc, int(seq)) for cc, seq in sql.all(
         "SELECT country, seq FROM ledger_batches WHERE block_number > ?", (block,)
     )]  # fmt: skip
