@@ -69,7 +69,7 @@ ZERO_HASH = bytes(32)
 REJECTED, HELD = "rejected", "held"
 POLICY_META_KEY = "status_policy"
 _IMEI_TYPE = 1
-_IN_CHUNK = 500
+_IN_CHUNK = 1_000
 _RECORD = struct.Struct(">B7sI4s")
 
 
@@ -357,10 +357,53 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
     latest = {
         ident: (tk & 0x0F, i, at) for i, (tk, ident, at, _com) in enumerate(records) if tk >> 4 == _IMEI_TYPE
     }
+    honoured = cc in policy.honours
+    before: dict[str, list[tuple[str, int]]] = {}
+    if honoured:
+        for imei, country, kind in sql.in_chunks(
+            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", list(latest)
+        ):
+            before.setdefault(imei, []).append((country, kind))
     sql.many(_UPSERT_ENTRY, [(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()])
-    changes = refold(db, list(latest), policy=policy) if cc in policy.honours else 0
+    changes = _fold_batch(sql, cc, latest, before, policy) if honoured else 0
     sql.run(_UPSERT_LOG, (cc, seq, verified.head))
     return ApplyResult(records=len(records), status_changes=changes)
+
+
+def _fold_batch(
+    sql: Sql,
+    country: str,
+    latest: dict[str, tuple[int, int, int]],
+    before: dict[str, list[tuple[str, int]]],
+    policy: Policy,
+) -> int:
+    """Store the statuses a batch of ``country`` changes, from the entries as they were before it.
+
+    Relies on the invariant that ``DeviceStatus`` is the fold of ``CountryEntry`` under ``policy``
+    (kept by every function here, and re-established by :func:`ensure_policy` after a policy
+    change), so the old status need not be read back. A later record of ``country`` always
+    supersedes its earlier entry, because batches are applied in seq order.
+    """
+    changed: list[tuple[str, int, str]] = []
+    contribution = policy.kind_status
+    for imei, (kind, _idx, _at) in latest.items():
+        entries = before.get(imei)
+        if entries is None:  # first record of this IMEI anywhere: no status row can differ
+            status = contribution.get(kind, WHITELISTED)
+            if status != WHITELISTED:
+                changed.append((imei, status, country))
+            continue
+        old = fold(entries, policy)
+        new = fold([*(e for e in entries if e[0] != country), (country, kind)], policy)
+        if new != old:
+            changed.append((imei, *new))
+    if not changed:
+        return 0
+    first = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
+    sql.many(
+        _UPSERT_STATUS, [(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)]
+    )
+    return len(changed)
 
 
 def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:

@@ -54,7 +54,7 @@ from gateway.services.apply import (
     write_cursor,
 )
 from gateway.services.status import Policy
-from gateway.services.verify import merkle_root_of, verify_batch
+from gateway.services.verify import verify_batch
 from gateway.settings import GatewaySettings
 from ledger_node.client import LedgerClient
 from ledger_node.errors import CrossBlockError, NodeUnavailableError
@@ -67,6 +67,7 @@ from ledger_node.events import (
     decode_batch_published,
     decode_signer_event,
 )
+from ledger_node.merkle import merkle_root_packed
 
 __all__ = ["SyncReport", "Syncer"]
 
@@ -79,6 +80,8 @@ _TOPICS: list[Any] = [
 _BATCH_TOPIC_HEX = "0x" + BATCH_PUBLISHED_TOPIC.hex()
 #: Below this many records in a chunk the worker pool is not worth its overhead.
 _POOL_THRESHOLD = 20_000
+#: A catch-up over at least this many blocks starts the worker processes while the logs are read.
+_WARM_UP_BLOCKS = 256
 
 
 @dataclass
@@ -111,7 +114,9 @@ class Syncer:
     """Follows the ledger for one gateway.
 
     ``verify_workers``: processes computing Merkle roots for big chunks (default: CPUs - 1, at
-    most 4; 0 disables). Call :meth:`close` (or use ``with``) to stop them.
+    most 4; 0 disables). They are started with the ``spawn`` method (safe in a threaded server),
+    which imports the program's main module again: a script driving a Syncer needs the usual
+    ``if __name__ == "__main__":`` guard. Call :meth:`close` (or use ``with``) to stop them.
     """
 
     def __init__(
@@ -285,6 +290,8 @@ class Syncer:
         start = self.settings.deploy_block if cursor is None else cursor[0] + 1
         report.from_block, report.to_block = start, max(target, start - 1)
         chunk = self.settings.sync_chunk_blocks
+        if target - start + 1 >= _WARM_UP_BLOCKS:
+            self._warm_up()
         while start <= target:
             if stop is not None and stop.is_set():
                 break
@@ -300,12 +307,22 @@ class Syncer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _roots(self, batches: list[BatchEvent]) -> list[Future[bytes | None] | None]:
-        total = sum(ev.count for ev in batches)
+    def _roots(self, batches: list[BatchEvent]) -> list[Future[bytes] | None]:
+        """Start computing the Merkle roots of a big chunk's batches in the worker processes."""
+        total = sum(len(ev.records) for ev in batches) // 16
         pool = self._workers() if total >= _POOL_THRESHOLD else None
         if pool is None:
             return [None] * len(batches)
-        return [pool.submit(merkle_root_of, ev.records) for ev in batches]
+        # ledger_node.merkle is light to import in a worker; a malformed length raises there and
+        # the root is then left to verify_batch, which reports the length first.
+        return [pool.submit(merkle_root_packed, ev.records) for ev in batches]
+
+    def _warm_up(self) -> None:
+        """Start the worker processes in the background (they take a moment to import)."""
+        pool = self._workers()
+        if pool is not None:
+            for _ in range(self.verify_workers):
+                pool.submit(int)
 
     def _apply_chunk(
         self,
@@ -338,7 +355,12 @@ class Syncer:
                     if quarantine_batch(conn, ev, state=HELD, reason=reason, detected_at=now):
                         report.held += 1
                     continue
-                root = root_future.result() if root_future is not None else None
+                root = None
+                if root_future is not None:
+                    try:
+                        root = root_future.result()
+                    except CrossBlockError:
+                        root = None
                 try:
                     verified = verify_batch(
                         ev,
