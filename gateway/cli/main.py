@@ -4,4 +4,10 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="CrossBlock: cross-border stolen-device blocklists on a permissioned ledger.")
+from gateway.cli import devnet
+
+app = typer.Typer(
+    help="CrossBlock: cross-border stolen-device blocklists on a permissioned ledger.",
+    no_args_is_help=True,
+)
+app.add_typer(devnet.app, name="devnet")
