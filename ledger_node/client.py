@@ -115,7 +115,7 @@ class LedgerClient:
         tx = factory.constructor(countries, admins).build_transaction({"from": deployer.address})
         tx.pop("to", None)
         client_w3 = w3
-        result, receipt = _send(client_w3, deployer, tx, timeout=120.0)
+        _result, receipt = _send(client_w3, deployer, tx, timeout=120.0)
         address = receipt["contractAddress"]
         if address is None:
             raise DeploymentError("deployment receipt has no contract address")
@@ -153,7 +153,9 @@ class LedgerClient:
         return result
 
     # ------------------------------------------------------------- governance
-    def propose(self, *, sender: LocalAccount, kind: ProposalKind, target: str, admin: str | None = None) -> int:
+    def propose(
+        self, *, sender: LocalAccount, kind: ProposalKind, target: str, admin: str | None = None
+    ) -> int:
         """Create a proposal (the proposer's country votes for it); returns its id."""
         admin_addr = Web3.to_checksum_address(admin) if admin else "0x" + "00" * 20
         fn = self.contract.functions.propose(int(kind), country_bytes(target), admin_addr)
@@ -195,7 +197,7 @@ class LedgerClient:
     def head_of(self, country: str, *, block: int | str = "latest") -> tuple[bytes, int]:
         """``(head, seq)`` of a country's log."""
         fn = self.contract.functions.headOf(country_bytes(country))
-        head, seq = self._rpc(lambda: fn.call(block_identifier=block))
+        head, seq = self._rpc(lambda: fn.call(block_identifier=block))  # type: ignore[arg-type]
         return bytes(head), int(seq)
 
     def batch_root(self, country: str, seq: int) -> bytes:
@@ -212,7 +214,9 @@ class LedgerClient:
         """Whether a batch was proven inconsistent on chain."""
         return bool(self._rpc(self.contract.functions.isDisputed(country_bytes(country), seq).call))
 
-    def verify_record(self, *, country: str, seq: int, index: int, record: bytes, proof: Sequence[bytes]) -> bool:
+    def verify_record(
+        self, *, country: str, seq: int, index: int, record: bytes, proof: Sequence[bytes]
+    ) -> bool:
         """The contract's own Merkle inclusion check."""
         fn = self.contract.functions.verifyRecord(country_bytes(country), seq, index, record, list(proof))
         return bool(self._rpc(fn.call))
@@ -305,13 +309,20 @@ class LedgerClient:
             start = end + 1
 
     def fetch_batches(
-        self, *, from_block: int, to_block: int | None = None, country: str | None = None, chunk_size: int = 2_000
+        self,
+        *,
+        from_block: int,
+        to_block: int | None = None,
+        country: str | None = None,
+        chunk_size: int = 2_000,
     ) -> Iterator[BatchEvent]:
         """Every ``BatchPublished`` event in the range (optionally one country), in chain order."""
         last = self.block_number() if to_block is None else to_block
         topic_country = None if country is None else "0x" + country_bytes(country).hex().ljust(64, "0")
         topics: list[Any] = ["0x" + BATCH_PUBLISHED_TOPIC.hex(), topic_country]
-        for _, _, logs in self.iter_logs(from_block=from_block, to_block=last, topics=topics, chunk_size=chunk_size):
+        for _, _, logs in self.iter_logs(
+            from_block=from_block, to_block=last, topics=topics, chunk_size=chunk_size
+        ):
             for log in logs:
                 yield decode_batch_published(log)
 
@@ -330,7 +341,9 @@ class LedgerClient:
         last = self.block_number() if to_block is None else to_block
         topics: list[Any] = [["0x" + SIGNER_ADDED_TOPIC.hex(), "0x" + SIGNER_REVOKED_TOPIC.hex()]]
         out: list[SignerEvent] = []
-        for _, _, logs in self.iter_logs(from_block=from_block, to_block=last, topics=topics, chunk_size=50_000):
+        for _, _, logs in self.iter_logs(
+            from_block=from_block, to_block=last, topics=topics, chunk_size=50_000
+        ):
             out.extend(decode_signer_event(log) for log in logs)
         return out
 
@@ -339,7 +352,9 @@ class LedgerClient:
         last = self.block_number() if to_block is None else to_block
         topics: list[Any] = ["0x" + BATCH_DISPUTED_TOPIC.hex()]
         out: list[DisputeEvent] = []
-        for _, _, logs in self.iter_logs(from_block=from_block, to_block=last, topics=topics, chunk_size=50_000):
+        for _, _, logs in self.iter_logs(
+            from_block=from_block, to_block=last, topics=topics, chunk_size=50_000
+        ):
             out.extend(decode_dispute(log) for log in logs)
         return out
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import keccak
+from eth_abi.abi import decode
+from eth_utils.crypto import keccak
 
 from ledger_node.contract_artifacts import ledger_abi
 from ledger_node.errors import ContractRevertError
@@ -123,8 +123,7 @@ class RootNotDisputableError(ContractRevertError):
 
 
 _BY_NAME: dict[str, type[ContractRevertError]] = {
-    "CrossBlock" + cls.__name__.removesuffix("Error"): cls
-    for cls in ContractRevertError.__subclasses__()
+    "CrossBlock" + cls.__name__.removesuffix("Error"): cls for cls in ContractRevertError.__subclasses__()
 }
 
 

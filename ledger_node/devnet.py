@@ -9,6 +9,7 @@ reloads it: every published batch is kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -25,10 +26,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from ledger_node.accounts import load_account
 from ledger_node.client import LedgerClient
 from ledger_node.errors import CrossBlockError, DeploymentError, NodeUnavailableError
 from ledger_node.paths import ANVIL_BIN, REPO_ROOT
-from ledger_node.accounts import load_account
 from ledger_node.signer import create_keystore
 
 DEFAULT_PORT = 8545
@@ -177,7 +178,7 @@ class Devnet:
         """Whether a node answers on the devnet port."""
         try:
             return bool(Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 2})).is_connected())
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception:
             return False
 
     def _start_anvil(self) -> None:
@@ -198,7 +199,7 @@ class Devnet:
             "--gas-limit", "60000000",
         ]  # fmt: skip
         with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed binary, our own arguments
+            proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         self.pid_file.write_text(f"{proc.pid}\n")
@@ -266,11 +267,11 @@ class Devnet:
                     create_keystore(path, password, iterations=DEVNET_SCRYPT_N)
                 keys[country.code][role] = load_account(path, password)
         progress("funding admin and relayer accounts")
-        nonce = w3.eth.get_transaction_count(funder.address)
+        nonce: int = w3.eth.get_transaction_count(funder.address)
         hashes = []
         for country in countries:
             for role in ("admin", "relayer"):
-                tx = {
+                tx: dict[str, Any] = {
                     "to": keys[country.code][role].address,
                     "value": FUNDING_WEI,
                     "gas": 21_000,
@@ -335,13 +336,13 @@ class Devnet:
         """A LedgerClient on the devnet ledger."""
         deployment = self.deployment()
         if not self.rpc_alive():
-            raise NodeUnavailableError(f"devnet node not reachable at {self.rpc_url}: run `crossblock devnet up`")
+            raise NodeUnavailableError(
+                f"devnet node not reachable at {self.rpc_url}: run `crossblock devnet up`"
+            )
         return LedgerClient.connect(self.rpc_url, deployment.ledger)
 
 
 def _reap(pid: int) -> None:
     """Collect a child's exit status if anvil was started by this process."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
