@@ -118,11 +118,12 @@ def run(*, reports: int = REPORTS, batch_size: int | None = None) -> list[dict[s
             net.down()
     if report.records != reports or confirmed != batches or unbatched or (head, seq) != (last.head, last.seq):
         raise RuntimeError(
-            f"publish incomplete: {report.records}/{reports} records, {confirmed}/{batches} batches confirmed, "
+            f"publish incomplete: {report.records}/{reports} records, "
+            f"{confirmed}/{batches} batches confirmed, "
             f"{unbatched} unbatched, chain seq {seq} vs {last.seq}"
         )
     return [
-        {"name": f"publish: {reports:,} reports → confirmed on chain ({batches} batches of ≤ {size:,}, SQLite)",
+        {"name": f"publish: {reports:,} reports → confirmed on chain ({batches} batches ≤ {size:,}, SQLite)",
          "value": reports / publish_seconds, "unit": "rec/s", "target": f">= {TARGET:,}"},
         {"name": "publish: wall time", "value": publish_seconds, "unit": "s", "target": "-"},
         {"name": f"publish bench: add {reports:,} reports via add_reports_bulk (not in the publish figure)",
