@@ -1,0 +1,61 @@
+"""Write ledger batches straight into a gateway database with the syncer's own store function.
+
+For tests of what is read from ``device_status`` (blocklist, feed): the batches are applied by
+:func:`gateway.services.apply.apply_batch` exactly as a sync applies them; only the chain part
+(signature, Merkle root, block) is made up, because those tests are not about verification.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from gateway.services.apply import apply_batch
+from gateway.services.status import Policy
+from gateway.services.verify import VerifiedBatch
+from ledger_node.events import BatchEvent, LogPosition
+from ledger_node.record import Kind
+
+COUNTRIES = ("IN", "BR", "KE", "DE")
+POLICY = Policy.make(
+    honours=COUNTRIES,
+    kind_status={"STOLEN": "BLACKLISTED", "LOST": "BLACKLISTED", "INVALID": "BLACKLISTED",
+                 "DUPLICATED": "GREYLISTED"},
+)  # fmt: skip
+
+
+class LedgerWriter:
+    """Applies each country's next batch to ``engine`` (seq and block numbers kept here)."""
+
+    def __init__(self, engine: Engine, policy: Policy = POLICY) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.seqs: dict[str, int] = {}
+        self.block = 0
+
+    def apply(self, country: str, entries: Sequence[tuple[str, Kind]]) -> int:
+        """Apply ``country``'s next batch of ``(imei core, kind)``; returns the status changes."""
+        seq = self.seqs.get(country, 0) + 1
+        self.seqs[country] = seq
+        self.block += 1
+        decoded = [(0x10 | int(kind), imei, 1_760_000_000 + i, b"\x00\x01\x02\x03")
+                   for i, (imei, kind) in enumerate(entries)]  # fmt: skip
+        event = BatchEvent(
+            country=country,
+            seq=seq,
+            signer="0x" + "11" * 20,
+            prev_head=os.urandom(32),
+            records_hash=os.urandom(32),
+            merkle_root=os.urandom(32),
+            count=len(decoded),
+            signature=os.urandom(65),
+            records=b"",
+            position=LogPosition(self.block, os.urandom(32), os.urandom(32), 0),
+        )
+        with self.engine.begin() as conn:
+            result = apply_batch(
+                conn, VerifiedBatch(event=event, head=os.urandom(32), records=decoded), policy=self.policy
+            )
+        return result.status_changes
