@@ -49,6 +49,16 @@ class GatewaySettings(BaseSettings):
     confirmations: int = Field(default=0, ge=0, description="blocks to wait before applying a batch")
     reorg_history: int = Field(default=256, ge=1, description="recent block hashes kept for reorg checks")
     unknown_equipment: str = Field(default="WHITELISTED", description="WHITELISTED or NOT_FOUND (404)")
+    api_rate_limit: float = Field(
+        default=10_000.0, gt=0, description="check requests per second per API key (token bucket, per worker)"
+    )
+    api_rate_burst: int = Field(default=20_000, ge=1, description="check requests an API key may burst")
+    api_key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a verified API key is cached (revocation delay)"
+    )
+    stats_flush_seconds: float = Field(
+        default=1.0, gt=0, description="how often counted checks are written to the statistics tables"
+    )
 
     @classmethod
     def settings_customise_sources(

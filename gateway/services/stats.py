@@ -58,21 +58,21 @@ def _kind_name(kind: int) -> str:
         return str(kind)
 
 
-def _increment(session: Session, *, day: str, origin: str, status: int) -> None:
+def _increment(session: Session, *, day: str, origin: str, status: int, count: int = 1) -> None:
     dialect = session.get_bind().dialect.name
-    values = {"day": day, "origin": origin, "status": status, "hits": 1}
+    values = {"day": day, "origin": origin, "status": status, "hits": count}
     if dialect in ("sqlite", "postgresql"):
         upsert = sqlite_insert if dialect == "sqlite" else pg_insert
         stmt = upsert(CheckEvent).values(**values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "origin", "status"], set_={"hits": CheckEvent.hits + 1}
+            index_elements=["day", "origin", "status"], set_={"hits": CheckEvent.hits + count}
         )
         session.execute(stmt)
         return
     done = session.execute(
         update(CheckEvent)
         .where(CheckEvent.day == day, CheckEvent.origin == origin, CheckEvent.status == status)
-        .values(hits=CheckEvent.hits + 1)
+        .values(hits=CheckEvent.hits + count)
     )
     if getattr(done, "rowcount", 0) == 0:
         session.execute(insert(CheckEvent).values(**values))
@@ -85,18 +85,20 @@ def record_check(
     origins: list[str],
     own_country: str,
     day: str | None = None,
+    count: int = 1,
 ) -> None:
-    """Count one status check answered ``status`` because of ``origins`` (UTC ``day``, default today).
+    """Count ``count`` status checks answered ``status`` because of ``origins`` (UTC ``day``, default today).
 
-    Does not commit: the caller's transaction holds the increments.
+    Does not commit: the caller's transaction holds the increments. The HTTP layer aggregates checks
+    in memory and calls this once per distinct ``(status, origins)`` with their ``count``.
     """
     when = day if day is not None else datetime.now(UTC).date().isoformat()
     unique = list(dict.fromkeys(origins))
     for origin in unique or [NO_ORIGIN]:
-        _increment(session, day=when, origin=origin, status=status)
+        _increment(session, day=when, origin=origin, status=status, count=count)
     if unique:
         marker = DOMESTIC if own_country in unique else CROSS_BORDER
-        _increment(session, day=when, origin=marker, status=status)
+        _increment(session, day=when, origin=marker, status=status, count=count)
 
 
 def _by_status(counts: dict[int, int]) -> dict[str, int]:
