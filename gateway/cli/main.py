@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import devnet
+from gateway.cli import devnet, publish, report, sync
 
 app = typer.Typer(
     help="CrossBlock: cross-border stolen-device blocklists on a permissioned ledger.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(devnet.app, name="devnet")
+app.add_typer(report.app, name="report")
+app.command()(publish.publish)
+app.command()(sync.sync)

@@ -1,0 +1,173 @@
+"""`crossblock publish`: sign and publish the national register's changes to this country's log."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from gateway.cli.common import (
+    ConfigOpt,
+    CountryOpt,
+    clean_errors,
+    console,
+    err_console,
+    gateway,
+    stop_on_signals,
+)
+from gateway.context import GatewayContext
+from gateway.db.models import PublishedBatch
+from gateway.services.publisher import Publisher, PublishReport
+from ledger_node.errors import NodeUnavailableError
+
+#: Longest pause between attempts while the node is unreachable in --follow mode.
+MAX_BACKOFF = 30.0
+
+
+class _StopRequestedError(Exception):
+    """Raised from the progress callback to stop between two confirmed batches."""
+
+
+class _Progress:
+    """Keeps the running report of a publisher run; stops the run between batches once asked."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.report = PublishReport()
+
+    def __call__(self, report: PublishReport) -> None:
+        self.report = report
+        if self.stop.is_set():
+            raise _StopRequestedError
+
+
+def make_publisher(ctx: GatewayContext) -> Publisher:
+    """The publisher of the gateway ``ctx`` (its settings, database, node, signer and relayer)."""
+    s = ctx.settings
+    return Publisher(
+        country=s.country,
+        engine=ctx.engine,
+        client=ctx.client,
+        signer=ctx.signer,
+        relayer=ctx.relayer,
+        batch_size=s.batch_size,
+        batch_max_age=s.batch_max_age,
+        deploy_block=s.deploy_block,
+    )
+
+
+def _print_batches(ctx: GatewayContext, report: PublishReport) -> None:
+    """One line per batch the run settled: seq, records, transaction, block, and how."""
+    if not report.confirmed_seqs:
+        return
+    how = ["already on chain"] * report.reconciled + ["resubmitted"] * report.resubmitted
+    with ctx.sessions() as session:
+        rows = {
+            b.seq: b
+            for b in session.scalars(
+                select(PublishedBatch).where(PublishedBatch.seq.in_(report.confirmed_seqs))
+            )
+        }
+    table = Table(
+        "seq",
+        "records",
+        "tx",
+        "block",
+        "state",
+        title=f"{ctx.settings.country} batches",
+        title_justify="left",
+    )
+    for n, seq in enumerate(report.confirmed_seqs):
+        batch = rows[seq]
+        tx = "0x" + batch.tx_hash.hex() if batch.tx_hash else "-"
+        table.add_row(
+            str(seq),
+            str(batch.count),
+            tx,
+            str(batch.block_number or "-"),
+            how[n] if n < len(how) else "published",
+        )
+    console.print(table)
+
+
+def _summary(report: PublishReport) -> str:
+    parts = [f"{report.batches} batches ({report.records} records) published"]
+    if report.reconciled:
+        parts.append(f"{report.reconciled} found already on chain")
+    if report.resubmitted:
+        parts.append(f"{report.resubmitted} resubmitted")
+    if report.pending_records:
+        parts.append(f"{report.pending_records} records waiting for the next batch")
+    return ", ".join(parts)
+
+
+def publish(
+    country: CountryOpt,
+    config: ConfigOpt = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep publishing until SIGINT/SIGTERM (Ctrl-C).")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.05, help="Seconds between outbox polls with --follow.")
+    ] = 1.0,
+) -> None:
+    """Publish the register's changes (the outbox) to this country's log on the ledger, exactly once.
+
+    Each run first reconciles with the chain (batches a crashed run left signed or submitted are
+    confirmed if the chain holds them, resubmitted unchanged otherwise), then cuts the outbox into
+    batches, signs each, stores it, submits it and waits for it to be mined. Safe to kill at any
+    point and run again.
+
+    Without --follow every pending record is published (a partial batch too) and the command exits.
+    With --follow it polls every --interval seconds, cutting batches when full (batch_size) or old
+    (batch_max_age), and stops cleanly between batches on SIGINT or SIGTERM; node errors are retried.
+
+    Exit codes: 0 published (or nothing to publish), 1 error (e.g. the chain holds a batch this
+    gateway did not sign).
+    """
+    _run(country, config, follow=follow, interval=interval)
+
+
+@clean_errors
+def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float) -> None:
+    with gateway(country, config) as ctx:
+        publisher = make_publisher(ctx)
+        if not follow:
+            report = publisher.publish_once(flush=True)
+            _print_batches(ctx, report)
+            console.print(_summary(report) if report.confirmed_seqs else "nothing to publish")
+            return
+        _follow(ctx, publisher, interval)
+
+
+def _follow(ctx: GatewayContext, publisher: Publisher, interval: float) -> None:
+    total = PublishReport()
+    console.print(f"publishing {ctx.settings.country} every {interval:g}s; Ctrl-C or SIGTERM stops")
+    with stop_on_signals(lambda name: err_console.print(f"{name}: stopping after the current batch")) as stop:
+        delay = interval
+        while not stop.is_set():
+            progress = _Progress(stop)
+            try:
+                report = publisher.publish_once(flush=False, progress=progress)
+            except _StopRequestedError:
+                report = progress.report
+            except NodeUnavailableError as exc:
+                err_console.print(
+                    f"[yellow]node unavailable[/]: {exc}; retrying in {delay:g}s", highlight=False
+                )
+                stop.wait(delay)
+                delay = min(max(delay * 2, interval), MAX_BACKOFF)
+                continue
+            delay = interval
+            if report.confirmed_seqs:
+                _print_batches(ctx, report)
+            total.batches += report.batches
+            total.records += report.records
+            total.reconciled += report.reconciled
+            total.resubmitted += report.resubmitted
+            total.pending_records = report.pending_records
+            stop.wait(interval)
+    console.print(f"stopped: {_summary(total)}")
