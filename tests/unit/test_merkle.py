@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from eth_utils.crypto import keccak as reference_keccak
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger_node.errors import MerkleProofError, RecordFormatError
-from ledger_node.hashing import EMPTY_KECCAK, _keccak256_public, keccak256
+from ledger_node.hashing import EMPTY_KECCAK, _keccak256_public, _make_fast, _make_pysha3, keccak256
 from ledger_node.merkle import (
     MerkleTree,
     hash_pair,
@@ -44,6 +45,13 @@ def reference_root(records: list[bytes]) -> bytes:
 @given(st.binary(max_size=300))
 def test_keccak256_matches_reference(data: bytes) -> None:
     assert keccak256(data) == reference_keccak(data) == _keccak256_public(data)
+
+
+@pytest.mark.parametrize("make", [_make_pysha3, _make_fast], ids=["safe-pysha3", "pycryptodome-raw"])
+def test_every_keccak256_backend_matches_reference(make: Callable[[], Callable[[bytes], bytes]]) -> None:
+    fn = make()
+    for data in (b"", b"abc", bytes(range(256)) * 3, b"\xff" * 135, b"\x01" * 136, b"\x02" * 137):
+        assert fn(data) == reference_keccak(data)
 
 
 def test_keccak256_known_values_and_threads() -> None:
