@@ -9,6 +9,7 @@ shares its database.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections import Counter
@@ -140,7 +141,7 @@ class DevnetGateway:
             PYTHONPATH=str(REPO_ROOT),
         )
         for key, value in self.overrides.items():
-            env["CROSSBLOCK_" + key.upper()] = str(value)
+            env["CROSSBLOCK_" + key.upper()] = value if isinstance(value, str) else json.dumps(value)
         if failpoint is not None:
             env["CROSSBLOCK_FAILPOINT"] = failpoint
         return env
