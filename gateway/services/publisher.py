@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from gateway.db.engine import session_factory
 from gateway.db.models import OutboxRecord, PublishedBatch
@@ -214,3 +214,20 @@ class Publisher:
 def batch_states(session: Session) -> list[PublishedBatch]:
     """This gateway's own batches, newest first (for `GET /v1/batches`)."""
     return list(session.scalars(select(PublishedBatch).order_by(PublishedBatch.seq.desc())).all())
+
+
+def batch_page(session: Session, *, limit: int, before: int | None = None) -> list[PublishedBatch]:
+    """Up to ``limit`` of our batches with seq below ``before`` (all when None), newest first.
+
+    The records blob is not loaded (``GET /v1/batches`` lists batches, not their records).
+    """
+    query = select(PublishedBatch).options(defer(PublishedBatch.records)).order_by(PublishedBatch.seq.desc())
+    if before is not None:
+        query = query.where(PublishedBatch.seq < before)
+    return list(session.scalars(query.limit(limit)).all())
+
+
+def unbatched_count(session: Session) -> int:
+    """Outbox records not yet cut into a batch."""
+    query = select(func.count()).select_from(OutboxRecord).where(OutboxRecord.batch_seq.is_(None))
+    return int(session.scalar(query) or 0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,8 @@ def fold(entries: Iterable[tuple[str, int]], policy: Policy) -> tuple[int, str]:
 # ------------------------------------------------------------------------------------------- lookup
 
 _LOOKUP_SQL = "SELECT status, origins FROM device_status WHERE imei = ?"
+_ENTRIES_SQL = "SELECT country, kind FROM country_entries WHERE imei = ? ORDER BY country"
+_IN_CHUNK = 500  # IMEIs per IN (...) probe of the batch lookup
 _UNLISTED: tuple[int, str] = (WHITELISTED, "")
 
 
@@ -180,6 +182,60 @@ class StatusLookup:
         with self._lock, self._engine.connect() as conn:
             row = conn.execute(query).first()
         return _UNLISTED if row is None else (int(row[0]), str(row[1]))
+
+    def find(self, imei14: str) -> tuple[int, str] | None:
+        """``(status code, origins)`` of a 14-digit core, or None if the IMEI was never listed here."""
+        conn = self._local.conn
+        if conn is None:
+            if self._path is None:
+                query = select(DeviceStatus.status, DeviceStatus.origins).where(DeviceStatus.imei == imei14)
+                with self._lock, self._engine.connect() as generic:
+                    found = generic.execute(query).first()
+                return None if found is None else (int(found[0]), str(found[1]))
+            conn = self._connect()
+        row: tuple[int, str] | None = conn.execute(_LOOKUP_SQL, (imei14,)).fetchone()
+        return row
+
+    def statuses(self, cores: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """``{core: (status code, origins)}`` for the listed ones among ``cores`` (chunked IN queries).
+
+        IMEIs absent from the result were never listed (WHITELISTED).
+        """
+        found: dict[str, tuple[int, str]] = {}
+        unique = list(dict.fromkeys(cores))
+        conn = self._local.conn
+        if conn is None and self._path is not None:
+            conn = self._connect()
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            if conn is not None:
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT imei, status, origins FROM device_status WHERE imei IN ({marks})", chunk
+                )
+                found.update((imei, (status, origins)) for imei, status, origins in rows)
+            else:
+                query = select(DeviceStatus.imei, DeviceStatus.status, DeviceStatus.origins).where(
+                    DeviceStatus.imei.in_(chunk)
+                )
+                with self._lock, self._engine.connect() as generic:
+                    found.update((str(r[0]), (int(r[1]), str(r[2]))) for r in generic.execute(query))
+        return found
+
+    def entries(self, imei14: str) -> list[tuple[str, int]]:
+        """``(country, kind)`` of every country's latest record of a 14-digit core (the fold's input)."""
+        conn = self._local.conn
+        if conn is None and self._path is not None:
+            conn = self._connect()
+        if conn is not None:
+            return list(conn.execute(_ENTRIES_SQL, (imei14,)).fetchall())
+        query = (
+            select(CountryEntry.country, CountryEntry.kind)
+            .where(CountryEntry.imei == imei14)
+            .order_by(CountryEntry.country)
+        )
+        with self._lock, self._engine.connect() as generic:
+            return [(str(r[0]), int(r[1])) for r in generic.execute(query)]
 
     def status_name(self, imei14: str) -> str:
         """``"WHITELISTED"``, ``"GREYLISTED"`` or ``"BLACKLISTED"``."""

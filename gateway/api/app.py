@@ -1,0 +1,114 @@
+"""The FastAPI application of a gateway: ``create_app(settings or context)``.
+
+``crossblock serve`` runs it with uvicorn; with several workers uvicorn imports
+``gateway.api.app:app_from_env`` as a factory (``--factory``), which reads ``CROSSBLOCK_COUNTRY``
+and ``CROSSBLOCK_CONFIG`` like every CLI command.
+
+Layout of the package:
+
+* ``app.py`` (here) — the factory: state, lifespan, problem handlers, routers.
+* ``deps.py`` — dependency aliases: state, context, DB session, roles, rate-limited check caller.
+* ``auth.py`` — API keys (hashed at rest), key cache, token-bucket rate limiter.
+* ``problems.py`` — RFC 9457 problem documents; the only place domain errors become HTTP statuses.
+* ``checks.py`` — in-memory aggregation of check counters, flushed to the stats tables.
+* ``schemas/`` — request/response models, one module per resource, with OpenAPI examples.
+* ``routers/`` — one module per resource; the list of routers the app includes is
+  :data:`gateway.api.routers.ROUTERS` (add a new router there).
+
+OpenAPI is served at ``/openapi.json``, Swagger UI at ``/docs``, ReDoc at ``/redoc``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gateway.api.auth import KeyCache, RateLimiter
+from gateway.api.checks import CheckCounter
+from gateway.api.deps import ApiState
+from gateway.api.problems import install_problem_handlers
+from gateway.api.routers import ROUTERS
+from gateway.context import GatewayContext
+from gateway.errors import ConfigurationError
+from gateway.services.status import Policy, StatusLookup
+from gateway.settings import GatewaySettings, load_settings
+
+__all__ = ["app_from_env", "create_app"]
+
+_DESCRIPTION = """\
+CrossBlock gateway of one country: cross-border stolen/lost/tampered device blocklists on a
+permissioned ledger (ITU-T Res. 97).
+
+Authenticate with `Authorization: Bearer <API key>` (create keys with
+`crossblock keys create --role regulator|operator|auditor|admin`). Every error is an RFC 9457
+`application/problem+json` document; the 3GPP N5g-eir endpoint uses TS 29.571 ProblemDetails.
+"""
+
+_TAGS = [
+    {"name": "regulator", "description": "National regulator: report devices, follow own batches."},
+    {"name": "operator", "description": "Mobile operator (EIR): device status checks."},
+    {"name": "3gpp", "description": "3GPP TS 29.511 N5g-eir Equipment Identity Check (role: operator)."},
+]
+
+
+def _build_state(context: GatewayContext) -> ApiState:
+    settings = context.settings
+    return ApiState(
+        context=context,
+        keys=KeyCache(context.sessions, ttl=settings.api_key_cache_seconds),
+        limiter=RateLimiter(rate=settings.api_rate_limit, burst=settings.api_rate_burst),
+        lookup=StatusLookup(context.engine),
+        checks=CheckCounter(
+            context.sessions, country=settings.country, interval=settings.stats_flush_seconds
+        ),
+        policy=Policy.from_settings(settings),
+    )
+
+
+def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
+    """The gateway's HTTP application for ``source`` (settings, or an existing context to share).
+
+    The database is migrated here. The check-statistics flush thread runs while the app's lifespan
+    is active (uvicorn, or ``TestClient`` used as a context manager); without a lifespan, counts
+    stay in memory until ``app.state.api.checks.flush()``.
+    """
+    context = source if isinstance(source, GatewayContext) else GatewayContext(source)
+    state = _build_state(context)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.checks.start()
+        try:
+            yield
+        finally:
+            state.checks.stop()
+            state.lookup.close()
+
+    app = FastAPI(
+        title=f"CrossBlock gateway {context.settings.country}",
+        version="1.0.0",
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory gateway.api.app:app_from_env`` (several workers).
+
+    Reads ``CROSSBLOCK_COUNTRY`` and optionally ``CROSSBLOCK_CONFIG``.
+    """
+    country = os.environ.get("CROSSBLOCK_COUNTRY")
+    if not country:
+        raise ConfigurationError("CROSSBLOCK_COUNTRY is not set")
+    config = os.environ.get("CROSSBLOCK_CONFIG")
+    return create_app(load_settings(country=country, config=Path(config) if config else None))

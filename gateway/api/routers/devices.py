@@ -1,0 +1,166 @@
+"""Operator: a device's status (one, or up to 10,000 at once) with origin countries and reasons.
+
+The answers come from :class:`gateway.services.status.StatusLookup` (a primary-key probe of the
+incrementally maintained ``device_status``), never from a fold at request time. Each answer is
+counted for the statistics in memory (:class:`gateway.api.checks.CheckCounter`), not written per
+request. Both endpoints spend one token of the caller's rate-limit bucket.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import ApiState, CheckLimited, StateDep
+from gateway.api.problems import ProblemError, invalid_field, problem_responses
+from gateway.api.schemas.devices import MAX_CHECK, CheckIn, CheckOut, DeviceOut
+from gateway.services.status import STATUS_NAMES, explain
+from ledger_node.errors import InvalidIdentifierError
+from ledger_node.identifiers import imei15, parse_imei
+from ledger_node.record import Kind
+
+__all__ = ["device_answer", "parse_path_imei", "router"]
+
+router = APIRouter(tags=["operator"])
+
+
+def parse_path_imei(value: str, name: str = "imei") -> str:
+    """The 14-digit core of a path parameter, or a 422 problem naming it."""
+    try:
+        return parse_imei(value)
+    except InvalidIdentifierError as exc:
+        raise invalid_field(name, "path", exc.reason, slug="invalid-identifier") from None
+
+
+def _kind_name(kind: int) -> str:
+    try:
+        return Kind(kind).name
+    except ValueError:
+        return str(kind)
+
+
+def reasons_of(state: ApiState, core: str, origins: str) -> list[dict[str, str]]:
+    """The records behind a status: the origin countries' latest kinds (one indexed probe)."""
+    if not origins:
+        return []
+    behind = set(origins.split(","))
+    policy = state.policy
+    return [
+        {"country": cc, "kind": _kind_name(kind), "status": STATUS_NAMES[policy.contribution(cc, kind)]}
+        for cc, kind in state.lookup.entries(core)
+        if cc in behind
+    ]
+
+
+def device_answer(state: ApiState, core: str) -> dict[str, object]:
+    """The JSON answer for one device (and count the check)."""
+    status, origins = state.lookup.status(core)
+    state.checks.add(status, origins)
+    return {
+        "imei": imei15(core),
+        "status": STATUS_NAMES[status],
+        "origins": origins.split(",") if origins else [],
+        "reasons": reasons_of(state, core, origins),
+    }
+
+
+def _entries(state: ApiState, core: str) -> list[dict[str, object]]:
+    with state.context.sessions() as session:
+        explanation = explain(session, imei=core, settings=state.settings)
+    return [
+        {
+            "country": e.country,
+            "kind": e.kind,
+            "reported_at": e.reported_at,
+            "seq": e.seq,
+            "index": e.index,
+            "signer": e.signer,
+            "block_number": e.block_number,
+            "tx_hash": e.tx_hash,
+            "contributes": e.contributes,
+            "note": e.note,
+        }
+        for e in (*explanation.contributing, *explanation.other_entries)
+    ]
+
+
+@router.get(
+    "/v1/devices/{imei}",
+    response_model=DeviceOut,
+    summary="Status of one device, with origin countries and reasons",
+    responses=problem_responses(401, 403, 422, 429),
+)
+async def get_device(
+    imei: str,
+    _who: CheckLimited,
+    state: StateDep,
+    explain: Annotated[
+        bool, Query(description="also list every country's latest record with its batch, signer and tx")
+    ] = False,
+) -> JSONResponse:
+    """May this device attach? `BLACKLISTED`, `GREYLISTED` or `WHITELISTED` under this gateway's
+    policy, the countries behind it, and their records. `imei`: 14, 15 (Luhn-checked) or 16 digits,
+    or a PEI (`imei-…`, `imeisv-…`)."""
+    core = parse_path_imei(imei)
+    body = device_answer(state, core)
+    if explain:
+        body["entries"] = await run_in_threadpool(_entries, state, core)
+    return JSONResponse(body)
+
+
+def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
+    cores: list[str | None] = []
+    errors: dict[int, str] = {}
+    for index, value in enumerate(request.imeis):
+        try:
+            cores.append(parse_imei(value))
+        except InvalidIdentifierError as exc:
+            cores.append(None)
+            errors[index] = str(exc)
+    found = state.lookup.statuses([c for c in cores if c is not None])
+    counts = dict.fromkeys(STATUS_NAMES.values(), 0)
+    results: list[dict[str, object]] = []
+    unlisted = (0, "")
+    for index, core in enumerate(cores):
+        if core is None:
+            results.append({"index": index, "imei": request.imeis[index], "error": errors[index]})
+            continue
+        status, origins = found.get(core, unlisted)
+        state.checks.add(status, origins)
+        name = STATUS_NAMES[status]
+        counts[name] += 1
+        item: dict[str, object] = {
+            "index": index,
+            "imei": imei15(core),
+            "status": name,
+            "origins": origins.split(",") if origins else [],
+        }
+        if request.reasons:
+            item["reasons"] = reasons_of(state, core, origins)
+        results.append(item)
+    return {
+        "checked": len(results) - len(errors),
+        "invalid": len(errors),
+        "counts": counts,
+        "results": results,
+    }
+
+
+@router.post(
+    "/v1/devices/check",
+    response_model=CheckOut,
+    summary="Status of up to 10,000 devices",
+    responses=problem_responses(401, 403, 413, 422, 429),
+)
+async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> JSONResponse:
+    """Check many devices at once (≤ 10,000): one answer per identifier, in order; an invalid
+    identifier gets an `error` instead of a status. `reasons: true` adds the records behind each
+    status."""
+    if len(request.imeis) > MAX_CHECK:
+        raise ProblemError(
+            413, "too-many-items", f"{len(request.imeis)} identifiers in one request; at most {MAX_CHECK}"
+        )
+    return JSONResponse(await run_in_threadpool(_check, state, request))

@@ -1,0 +1,105 @@
+"""3GPP TS 29.511 N5g-eir Equipment Identity Check: ``GET /n5g-eir-eic/v1/equipment-status``.
+
+The 5G core's AMF asks the EIR whether equipment may attach. Role: **operator** (the network
+operator runs the AMF; admin also may), rate-limited like the other check endpoints. Query
+parameters: ``pei`` (mandatory; ``imei-<15 digits>`` with its Luhn digit checked, or
+``imeisv-<16 digits>``), ``supi`` and ``gpsi`` (optional, accepted and not used: the status
+depends on the equipment only), ``supported-features`` (ignored).
+
+Answers (TS 29.511 §6.1.6, TS 29.571 ProblemDetails with ``cause`` for errors):
+
+* 200 ``{"status": "WHITELISTED" | "GREYLISTED" | "BLACKLISTED"}``;
+* 400 ``MANDATORY_IE_MISSING`` (no pei), ``MANDATORY_IE_INCORRECT`` (malformed pei or bad check
+  digit), ``OPTIONAL_IE_INCORRECT`` (empty supi/gpsi), with ``invalidParams``;
+* 404 ``ERROR_EQUIPMENT_UNKNOWN`` for an IMEI on no list, only when
+  ``settings.unknown_equipment == "NOT_FOUND"`` (default: such equipment is WHITELISTED);
+* 401/403/429 as everywhere (RFC 9457 problems, a subset of TS 29.571 ProblemDetails).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import CheckLimited, StateDep
+from gateway.api.problems import PROBLEM_JSON, ProblemError
+from gateway.api.schemas.n5g import EirResponseData, ProblemDetails3gpp
+from gateway.services.status import STATUS_NAMES
+from ledger_node.errors import InvalidIdentifierError
+from ledger_node.identifiers import parse_imei
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["3gpp"])
+
+_PEI_PREFIXES = ("imei-", "imeisv-")
+
+
+def _problem(
+    status: int, cause: str, detail: str, param: str | None = None, reason: str = ""
+) -> ProblemError:
+    extra: dict[str, object] = {"cause": cause}
+    if param is not None:
+        extra["invalidParams"] = [{"param": param, "reason": reason}]
+    return ProblemError(status, cause.lower().replace("_", "-"), detail, extra=extra)
+
+
+def _responses() -> dict[int | str, dict[str, object]]:
+    described = {
+        400: "Malformed or missing `pei` (cause MANDATORY_IE_MISSING / MANDATORY_IE_INCORRECT)",
+        401: "Missing or invalid API key",
+        403: "The API key's role is not operator or admin",
+        404: "Equipment unknown (cause ERROR_EQUIPMENT_UNKNOWN), only when configured",
+        429: "Rate limit exceeded (Retry-After)",
+    }
+    return {
+        status: {"model": ProblemDetails3gpp, "description": text, "content": {PROBLEM_JSON: {}}}
+        for status, text in described.items()
+    }
+
+
+@router.get(
+    "/n5g-eir-eic/v1/equipment-status",
+    response_model=EirResponseData,
+    operation_id="GetEquipmentStatus",
+    summary="Retrieves the status of the UE (3GPP TS 29.511)",
+    responses=_responses(),
+)
+async def get_equipment_status(
+    _who: CheckLimited,
+    state: StateDep,
+    pei: Annotated[
+        str | None, Query(description="PEI of the UE: imei-<15 digits> or imeisv-<16 digits>")
+    ] = None,
+    supi: Annotated[str | None, Query(description="SUPI of the UE (optional, not used)")] = None,
+    gpsi: Annotated[str | None, Query(description="GPSI of the UE (optional, not used)")] = None,
+    supported_features: Annotated[str | None, Query(alias="supported-features")] = None,
+) -> JSONResponse:
+    """Equipment status of a PEI: `WHITELISTED`, `GREYLISTED` or `BLACKLISTED`."""
+    if pei is None:
+        raise _problem(
+            400, "MANDATORY_IE_MISSING", "pei: the mandatory query parameter pei is missing", "query pei"
+        )
+    if not pei.lower().startswith(_PEI_PREFIXES):
+        reason = "expected imei-<15 digits> or imeisv-<16 digits>"
+        raise _problem(400, "MANDATORY_IE_INCORRECT", f"pei: {reason}", "query pei", reason)
+    try:
+        core = parse_imei(pei)
+    except InvalidIdentifierError as exc:
+        raise _problem(400, "MANDATORY_IE_INCORRECT", f"pei: {exc.reason}", "query pei", exc.reason) from None
+    for name, value in (("supi", supi), ("gpsi", gpsi)):
+        if value is not None and not value.strip():
+            raise _problem(
+                400, "OPTIONAL_IE_INCORRECT", f"{name}: empty value", f"query {name}", "empty value"
+            )
+    found = state.lookup.find(core)
+    if found is None:
+        state.checks.add(0, "")
+        if state.settings.unknown_equipment.upper() == "NOT_FOUND":
+            raise _problem(404, "ERROR_EQUIPMENT_UNKNOWN", f"equipment {pei} is on no list of this EIR")
+        return JSONResponse({"status": "WHITELISTED"})
+    status, origins = found
+    state.checks.add(status, origins)
+    return JSONResponse({"status": STATUS_NAMES[status]})

@@ -1,0 +1,17 @@
+"""Shapes shared by several resources: kinds, statuses, example identifiers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["EXAMPLE_IMEI", "EXAMPLE_IMEI_2", "KindName", "ReportKindName", "StatusName"]
+
+#: Device statuses (3GPP TS 29.511 EquipmentStatus).
+StatusName = Literal["WHITELISTED", "GREYLISTED", "BLACKLISTED"]
+#: Every record kind.
+KindName = Literal["STOLEN", "LOST", "RECOVERED", "DUPLICATED", "INVALID", "WITHDRAWN"]
+#: Kinds that place an entry (RECOVERED/WITHDRAWN clear one).
+ReportKindName = Literal["STOLEN", "LOST", "DUPLICATED", "INVALID"]
+
+EXAMPLE_IMEI = "490154203237518"
+EXAMPLE_IMEI_2 = "356938035643809"
