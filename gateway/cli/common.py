@@ -81,6 +81,7 @@ def _check_imei(value: str) -> str:
 ImeiArg = Annotated[
     str,
     typer.Argument(
+        metavar="IMEI",
         help="14 digits (core), 15 (check digit verified), 16 (IMEISV), imei-<15> or imeisv-<16>.",
         callback=_check_imei,
         show_default=False,

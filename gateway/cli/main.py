@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import devnet, publish, report, sync
+from gateway.cli import audit, check, devnet, publish, register, report, stats, sync
 
 app = typer.Typer(
     help="CrossBlock: cross-border stolen-device blocklists on a permissioned ledger.",
@@ -12,6 +12,11 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(devnet.app, name="devnet")
+app.add_typer(register.app, name="register")
 app.add_typer(report.app, name="report")
 app.command()(publish.publish)
 app.command()(sync.sync)
+app.command()(check.check)
+app.command()(check.history)
+app.add_typer(audit.app, name="audit")
+app.command()(stats.stats)
