@@ -41,8 +41,11 @@ __all__ = [
     "KeyCache",
     "Principal",
     "RateLimiter",
+    "UnknownApiKeyError",
     "create_api_key",
     "hash_key",
+    "list_api_keys",
+    "revoke_api_key",
 ]
 
 ROLES = ("regulator", "operator", "auditor", "admin")
@@ -52,6 +55,10 @@ _SHOWN_PREFIX = 12  # characters of the key kept in clear as ``ApiKey.prefix``
 
 class InvalidRoleError(GatewayError):
     """An API key role that is not one of :data:`ROLES`."""
+
+
+class UnknownApiKeyError(GatewayError):
+    """No API key with the given id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,24 @@ def create_api_key(
     session.add(row)
     session.flush()
     return key, row
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every API key (hash and prefix only), oldest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)).all())
+
+
+def revoke_api_key(session: Session, *, key_id: int, now: int | None = None) -> ApiKey:
+    """Revoke key ``key_id`` (idempotent); servers stop accepting it within their key-cache TTL.
+
+    Raises :class:`UnknownApiKeyError` when there is no such key. Does not commit.
+    """
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise UnknownApiKeyError(f"no API key with id {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = int(time.time()) if now is None else now
+    return row
 
 
 class KeyCache:

@@ -1,0 +1,68 @@
+"""`crossblock serve`: run this country's HTTP API (FastAPI on uvicorn).
+
+One worker runs the app object in-process. Several workers (``--workers N``) make uvicorn start N
+processes that each import the app factory ``gateway.api.app:app_from_env``, which reads
+``CROSSBLOCK_COUNTRY`` / ``CROSSBLOCK_CONFIG`` (set here from the options). The database is migrated
+once, before the workers start. Rate limits and check counters are per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from gateway.api.app import create_app
+from gateway.cli.common import ConfigOpt, CountryOpt, clean_errors, err_console, gateway
+
+HostOpt = Annotated[str, typer.Option("--host", envvar="CROSSBLOCK_HOST", help="Address to listen on.")]
+PortOpt = Annotated[
+    int, typer.Option("--port", "-p", envvar="CROSSBLOCK_PORT", min=0, max=65535, help="TCP port.")
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", "-w", envvar="CROSSBLOCK_WORKERS", min=1, help="Worker processes.")
+]
+
+
+@clean_errors
+def serve(
+    country: CountryOpt,
+    config: ConfigOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    workers: WorkersOpt = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API: regulator, operator, 3GPP N5g-eir and auditor endpoints.
+
+    OpenAPI documentation at http://HOST:PORT/docs. Stop with Ctrl-C (SIGINT) or SIGTERM.
+    Exit codes: 0 after a clean stop, 1 on a configuration error.
+    """
+    with gateway(country, config) as ctx:
+        ctx.engine  # noqa: B018 (migrate the database once, before any worker starts)
+        err_console.print(
+            f"gateway {ctx.settings.country}: http://{host}:{port}/docs ({workers} worker(s))",
+            highlight=False,
+        )
+        if workers == 1:
+            uvicorn.run(
+                create_app(ctx), host=host, port=port, access_log=access_log, log_level=log_level, workers=1
+            )
+            return
+    os.environ["CROSSBLOCK_COUNTRY"] = country
+    if config is not None:
+        os.environ["CROSSBLOCK_CONFIG"] = str(config.resolve())
+    uvicorn.run(
+        "gateway.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level=log_level,
+    )
