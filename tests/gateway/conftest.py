@@ -1,8 +1,9 @@
-"""Fixtures of the gateway tests: a migrated SQLite database file per test, and helpers to inspect it."""
+"""Fixtures of the gateway tests: a migrated database per test (SQLite file, then PostgreSQL), and helpers."""
 
 from __future__ import annotations
 
 import random
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from gateway.db.engine import make_engine, migrate, session_factory
 from gateway.db.models import CountryEntry, OutboxRecord, RegisterEntry
 from ledger_node.identifiers import imei15
 from ledger_node.record import Kind
+from tests.pg_server import find_bindir
 
 COUNTRY = "IN"
 NOW = 1_750_000_000  # fixed clock of the tests (2025-06-15T15:06:40Z)
@@ -40,7 +42,12 @@ class Db:
 
     engine: Engine
     factory: sessionmaker[Session]
-    path: Path
+    path: Path | None  # the SQLite file; None on PostgreSQL
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
 
     def register(self) -> dict[str, RegisterEntry]:
         """The national register by IMEI core."""
@@ -72,13 +79,51 @@ class Db:
         with self.engine.begin() as conn:
             conn.execute(text(sql))
 
+    def stored_bytes(self) -> list[bytes]:
+        """Everything the database holds on disk: the SQLite files, or a ``pg_dump`` of the database."""
+        self.engine.dispose()  # checkpoint the WAL into the main file
+        if self.path is not None:
+            files = [p for p in self.path.parent.iterdir() if p.name.startswith(self.path.name)]
+            return [p.read_bytes() for p in files]
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        dump = subprocess.run(
+            [str(find_bindir() / "pg_dump"), "--no-owner", url], capture_output=True, check=True
+        )
+        return [dump.stdout]
+
+    def fail_outbox_inserts(self, message: str, *, imei: str | None = None) -> None:
+        """Install a trigger making inserts into the outbox (of ``imei``, or any) fail with ``message``."""
+        if self.dialect == "sqlite":
+            when = f"WHEN NEW.imei = '{imei}' " if imei else ""
+            self.execute(
+                f"CREATE TRIGGER outbox_fails BEFORE INSERT ON outbox {when}"
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+            return
+        test = f"NEW.imei = '{imei}'" if imei else "true"
+        self.execute(
+            "CREATE FUNCTION outbox_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF {test} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$"
+        )
+        self.execute(
+            "CREATE TRIGGER outbox_fails BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION outbox_fails()"
+        )
+
+    def drop_outbox_trigger(self) -> None:
+        """Remove the trigger of :meth:`fail_outbox_inserts`."""
+        if self.dialect == "sqlite":
+            self.execute("DROP TRIGGER outbox_fails")
+        else:
+            self.execute("DROP TRIGGER outbox_fails ON outbox")
+            self.execute("DROP FUNCTION outbox_fails()")
+
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Db]:
-    """A fresh, migrated SQLite database file in ``tmp_path``."""
-    path = tmp_path / "g.sqlite"
-    engine = make_engine("sqlite:///" + str(path))
+def db(database_url: str) -> Iterator[Db]:
+    """A fresh, migrated database: a SQLite file in ``tmp_path``, or a PostgreSQL database."""
+    engine = make_engine(database_url)
     migrate(engine)
+    path = Path(database_url.removeprefix("sqlite:///")) if database_url.startswith("sqlite:///") else None
     try:
         yield Db(engine, session_factory(engine), path)
     finally:

@@ -365,16 +365,13 @@ def test_a_failing_chunk_leaves_earlier_chunks_whole_and_a_rerun_finishes(db, tm
     path = write(
         tmp_path / "r.csv", "imei,kind,reported_at\n" + "\n".join(f"{i},LOST,{DAY}" for i in imeis) + "\n"
     )
-    db.execute(
-        "CREATE TRIGGER outbox_fails BEFORE INSERT ON outbox "
-        f"WHEN NEW.imei = '{core(imeis[6])}' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
+    db.fail_outbox_inserts("disk full", imei=core(imeis[6]))
     with pytest.raises(DatabaseError, match="disk full"):
         run(db, path, chunk_rows=4)  # chunks: rows 1-3, 4-7 (fails), 8-10
     assert sorted(db.register()) == sorted(core(i) for i in imeis[:3])
     assert [r.imei for r in db.outbox()] == [core(i) for i in imeis[:3]]
 
-    db.execute("DROP TRIGGER outbox_fails")
+    db.drop_outbox_trigger()
     result = run(db, path, chunk_rows=4)
     assert (result.created, result.unchanged) == (7, 3)
     assert [r.imei for r in db.outbox()] == [core(i) for i in imeis]
