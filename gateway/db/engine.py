@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -22,11 +22,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Pool of a PostgreSQL engine: a few connections per process (the syncer and publisher use one
+#: each, HTTP workers share the rest), checked before use so a restarted server is survived, and
+#: recycled every 30 minutes.
+POSTGRES_POOL: dict[str, Any] = {
+    "pool_size": 5,
+    "max_overflow": 10,
+    "pool_timeout": 30,
+    "pool_pre_ping": True,
+    "pool_recycle": 1800,
+}
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite files get WAL mode and a busy timeout; parent dir created)."""
+    """An engine for ``url``.
+
+    SQLite files get WAL mode and a busy timeout (parent directory created). PostgreSQL URLs
+    (``postgresql+psycopg://user:password@host:port/db``; a bare ``postgresql://`` is taken as
+    psycopg 3) get the pool of :data:`POSTGRES_POOL` and an ``application_name``.
+    """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "postgresql":
+        args: dict[str, Any] = {"application_name": "crossblock-gateway"}
+        return create_engine(parsed, connect_args=args, **POSTGRES_POOL)
+    engine = create_engine(parsed)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
