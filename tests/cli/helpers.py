@@ -1,11 +1,20 @@
-"""Helpers of the CLI tests: the real `crossblock` console script run against a devnet."""
+"""Helpers of the CLI tests: the real `crossblock` console script, or the app in-process."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from gateway.cli.main import app
+from gateway.db.engine import make_engine, session_factory
+from gateway.db.models import OutboxRecord
 from ledger_node.devnet import Devnet
 from ledger_node.paths import REPO_ROOT
 
@@ -33,3 +42,51 @@ def crossblock(
         timeout=timeout,
         check=False,
     )
+
+
+def popen(net: Devnet, *args: str, **env: str) -> subprocess.Popen[str]:
+    """Start the `crossblock` console script in the background (for --follow)."""
+    return subprocess.Popen(
+        [str(CROSSBLOCK), *args],
+        env=devnet_env(net, **env),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def flat(text: str) -> str:
+    """Output with rich's box drawing and line wrapping removed, for substring assertions."""
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text)).strip()
+
+
+class Cli:
+    """The `crossblock` app run in-process against a devnet (fast: no interpreter start-up)."""
+
+    def __init__(self, net: Devnet | None = None) -> None:
+        self.net = net
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, **env: str) -> Result:
+        full: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CROSSBLOCK_")}
+        if self.net is not None:
+            full.update(CROSSBLOCK_DEVNET_DIR=str(self.net.root), CROSSBLOCK_DEVNET_PORT=str(self.net.port))
+        full.update(env)
+        return self.runner.invoke(app, list(args), env=full, catch_exceptions=False)
+
+    def json(self, *args: str, **env: str) -> Any:
+        """Run a command with --json and return the parsed output (exit code 0 expected)."""
+        result = self(*args, "--json", **env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+def outbox_size(database: Path) -> int:
+    """Rows in a gateway's outbox (published or not)."""
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with session_factory(engine)() as session:
+            return int(session.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
+    finally:
+        engine.dispose()
