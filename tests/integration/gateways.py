@@ -147,13 +147,17 @@ class DevnetGateway:
         return env
 
     def run(
-        self, *args: str, failpoint: str | None = None, timeout: float = 120
+        self,
+        *args: str,
+        failpoint: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``crossblock ARGS`` for this gateway as a separate process."""
+        """Run ``crossblock ARGS`` for this gateway as a separate process (``env``: extra variables)."""
         return subprocess.run(
             [str(CROSSBLOCK), *args],
             cwd=REPO_ROOT,
-            env=self.env(failpoint),
+            env=self.env(failpoint) | (env or {}),
             capture_output=True,
             text=True,
             timeout=timeout,
