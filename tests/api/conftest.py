@@ -58,7 +58,8 @@ class Ledger:
         """Apply one batch of ``country`` holding ``(imei, kind)`` records."""
         seq, head = self.heads.get(country, (0, ZERO_HASH))
         records = pack_records(
-            Record(parse_imei(i), kind, 1_760_000_000 + n, os.urandom(4)) for n, (i, kind) in enumerate(entries)
+            Record(parse_imei(i), kind, 1_760_000_000 + n, os.urandom(4))
+            for n, (i, kind) in enumerate(entries)
         )
         batch = Batch.build(country, seq + 1, head, records)
         self.block += 1

@@ -124,7 +124,9 @@ def test_batch_check_answers_in_order_with_errors_per_item(api: Api):
     with_reasons = api.client.post(
         "/v1/devices/check", json={"imeis": [stolen], "reasons": True}, headers=api.auth("operator")
     ).json()
-    assert with_reasons["results"][0]["reasons"] == [{"country": "IN", "kind": "STOLEN", "status": "BLACKLISTED"}]
+    assert with_reasons["results"][0]["reasons"] == [
+        {"country": "IN", "kind": "STOLEN", "status": "BLACKLISTED"}
+    ]
 
 
 def test_batch_check_of_ten_thousand_and_one_is_refused(api: Api):

@@ -10,7 +10,6 @@ into it fails loudly if it is ever followed.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
