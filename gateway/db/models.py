@@ -5,7 +5,7 @@ Natural keys make re-application idempotent: a ledger record is ``(country, seq,
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Status codes stored in device_status (compact; names in gateway.services.status).
@@ -118,6 +118,17 @@ class DeviceStatus(Base):
     status: Mapped[int] = mapped_column(Integer)
     origins: Mapped[str] = mapped_column(String(64))  # comma-separated countries behind the status
     change_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Covers the blocklist snapshot (listed rows in IMEI order) so it reads no table rows.
+    __table_args__ = (
+        Index(
+            "ix_device_status_listed",
+            "imei",
+            "status",
+            "origins",
+            sqlite_where=text("status != 0"),
+            postgresql_where=text("status != 0"),
+        ),
+    )
 
 
 class CountryLog(Base):
