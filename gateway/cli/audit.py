@@ -82,7 +82,9 @@ def verify(
 def _run(country: str, config: ConfigOpt, *, log: str | None, quiet: bool) -> AuditReport:
     with gateway(country, config) as ctx:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
+        with Progress(
+            *columns, console=err_console, transient=True, disable=quiet or not err_console.is_terminal
+        ) as progress:
             task = progress.add_task("auditing", total=None)
 
             def on_progress(report: AuditReport) -> None:

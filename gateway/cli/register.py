@@ -89,7 +89,9 @@ def _run(
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=err_console, transient=True) as progress:
+        with Progress(
+            *columns, console=err_console, transient=True, disable=not err_console.is_terminal
+        ) as progress:
             task = progress.add_task("import", total=None, name=file.name)
 
             def on_progress(done: int, total: int) -> None:
