@@ -59,6 +59,12 @@ class GatewaySettings(BaseSettings):
     stats_flush_seconds: float = Field(
         default=1.0, gt=0, description="how often counted checks are written to the statistics tables"
     )
+    ready_max_sync_lag: int = Field(
+        default=20, ge=0, description="/readyz: blocks the sync cursor may trail the applicable chain head"
+    )
+    audit_sync_wait_seconds: float = Field(
+        default=2.0, ge=0, description="POST /v1/audit/verify answers inline if the audit ends within this"
+    )
 
     @classmethod
     def settings_customise_sources(
