@@ -46,6 +46,14 @@ pytestmark = pytest.mark.anvil
 ALL = ["IN", "BR", "KE", "DE"]
 
 
+@pytest.fixture(autouse=True)
+def backend(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs once on SQLite and once on PostgreSQL: the gateway settings of a test
+    (and of the processes it starts) take their database from ``CROSSBLOCK_DATABASE_URL``."""
+    monkeypatch.setenv("CROSSBLOCK_DATABASE_URL", database_url)
+    return database_url
+
+
 def core() -> str:
     """A random 14-digit IMEI core."""
     return "86" + f"{int.from_bytes(os.urandom(8), 'big') % 10**12:012d}"
@@ -332,9 +340,9 @@ def test_audit_fails_loudly_on_a_tampered_database(devnet: Devnet, tmp_path: Pat
         conn.execute(
             text(
                 "INSERT INTO ledger_records (country, seq, idx, imei, kind, reported_at, case_commitment) "
-                "VALUES ('BR', :s, 7, '86000000000000', 1, 0, X'00000000')"
+                "VALUES ('BR', :s, 7, '86000000000000', 1, 0, :c)"
             ),
-            {"s": batch.seq},
+            {"s": batch.seq, "c": bytes(4)},
         )
     audit = audit_verify(settings=settings, engine=engine, client=client)
     assert not audit.ok
