@@ -7,7 +7,7 @@ STAMP_NPM := node_modules/.stamp
 SOLC := $(CURDIR)/tools/solc-wrapper.cjs
 FORGE := node_modules/.bin/forge
 
-.PHONY: setup test test-forge test-py demo demo-down bench lint fmt artifacts gas-snapshot clean
+.PHONY: setup postgres-tools test test-forge test-py demo demo-down bench lint fmt artifacts gas-snapshot clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -28,8 +28,15 @@ test: setup
 test-forge: setup
 	cd contracts && ../$(FORGE) test --use $(SOLC) --offline
 
-test-py: setup
-	$(PY) -m pytest -q
+# PostgreSQL server binaries for the tests (Debian package, installed when missing and root).
+postgres-tools:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "postgres-tools: no initdb; install the postgresql package (as root)" >&2; fi
+
+test-py: setup postgres-tools
+	CROSSBLOCK_REQUIRE_POSTGRES=1 $(PY) -m pytest -q
 
 lint: setup
 	.venv/bin/ruff check ledger_node gateway tests bench
