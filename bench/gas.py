@@ -102,7 +102,7 @@ def measure(
 def run(*, sizes: Sequence[int] = SIZES) -> list[dict[str, Any]]:
     """Measure and return the rows (a fresh devnet; about half a minute)."""
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="crossblock-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="crossblock-bench-", ignore_cleanup_errors=True) as tmp:
         net = Devnet(Path(tmp) / "devnet", port=_free_port())
         net.up()
         try:

@@ -58,7 +58,7 @@ def _items(count: int, seed: int = 13) -> list[ReportInput]:
 
 def run(*, reports: int = REPORTS, batch_size: int | None = None) -> list[dict[str, Any]]:
     """Add reports, then time publishing them until confirmed; returns the rows."""
-    with tempfile.TemporaryDirectory(prefix="crossblock-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="crossblock-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         net = Devnet(root / "devnet", port=_free_port())
         deployment = net.up()

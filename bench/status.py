@@ -48,11 +48,9 @@ def fill(engine: Any, *, records: int = RECORDS, batch: int = BATCH, seed: int =
     )  # fmt: skip
     seqs = dict.fromkeys(COUNTRIES, 0)
     reported: list[str] = []
-    block = 0
-    for start in range(0, records, batch):
+    for block, start in enumerate(range(0, records, batch), 1):
         country = COUNTRIES[(start // batch) % len(COUNTRIES)]
         seqs[country] += 1
-        block += 1
         decoded = []
         for _ in range(min(batch, records - start)):
             roll = rng.random()

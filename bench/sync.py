@@ -1,7 +1,7 @@
 """Benchmark of the verifying syncer (gateway.services.syncer) from a real anvil node into SQLite.
 
 ``run()`` starts a fresh devnet (anvil in a temporary directory, free port), publishes ``batches``
-batches of ``records_per_batch`` random records (default 1,000 × 1,000 = 1,000,000 records)
+batches of ``records_per_batch`` random records (default 1,000 x 1,000 = 1,000,000 records)
 round-robin from four countries, then times one ``Syncer.sync_once`` into a fresh SQLite database:
 fetching the logs, verifying every batch (records hash, Merkle root, head chain, signature, signer
 activity) and applying records, entries and statuses. Publishing is not timed; it is pipelined:
@@ -90,7 +90,7 @@ def publish_pipelined(
     per_country = {cc: (batches + len(COUNTRIES) - 1 - i) // len(COUNTRIES) for i, cc in enumerate(COUNTRIES)}
     signers = {cc: LocalSigner(net.account(cc, "signer").key) for cc in COUNTRIES}
     relayers = {cc: net.account(cc, "relayer") for cc in COUNTRIES}
-    nonces = {cc: w3.eth.get_transaction_count(relayers[cc].address, "pending") for cc in COUNTRIES}
+    nonces = {cc: int(w3.eth.get_transaction_count(relayers[cc].address, "pending")) for cc in COUNTRIES}
     heads = {cc: (0, ZERO_HASH) for cc in COUNTRIES}
     base_fee = int(w3.eth.get_block("latest").get("baseFeePerGas") or 0)
     fees = {"maxFeePerGas": base_fee * 4 + 2 * 10**9, "maxPriorityFeePerGas": 10**9}
@@ -137,7 +137,7 @@ def run(
     *, batches: int = BATCHES, records_per_batch: int = RECORDS_PER_BATCH, verify_workers: int | None = None
 ) -> list[dict[str, Any]]:
     """Publish, then time one full sync; returns the rows."""
-    with tempfile.TemporaryDirectory(prefix="crossblock-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="crossblock-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         net = Devnet(root / "devnet", port=_free_port())
         deployment = net.up()
@@ -158,19 +158,22 @@ def run(
             )
             engine = make_engine(settings.database)
             migrate(engine)
-            with Syncer(settings=settings, engine=engine, client=client, verify_workers=verify_workers) as syncer:
+            workers = verify_workers
+            with Syncer(settings=settings, engine=engine, client=client, verify_workers=workers) as syncer:
                 report = syncer.sync_once()
             engine.dispose()
         finally:
             net.down()
     if report.records != published or report.quarantined:
-        raise RuntimeError(f"sync applied {report.records} of {published} records ({report.quarantined} quarantined)")
+        raise RuntimeError(
+            f"sync applied {report.records} of {published} records ({report.quarantined} quarantined)"
+        )
     return [
         {"name": f"sync: {published:,} records in {report.batches:,} batches from anvil (fetch+verify+apply)",
          "value": report.records_per_second, "unit": "rec/s", "target": f">= {TARGET:,} (aim {AIM:,})"},
         {"name": "sync: wall time", "value": report.seconds, "unit": "s", "target": "-"},
-        {"name": "publish (pipelined relays, not part of the sync figure)", "value": published / publish_seconds,
-         "unit": "rec/s", "target": "-"},
+        {"name": "publish (pipelined relays, not part of the sync figure)",
+         "value": published / publish_seconds, "unit": "rec/s", "target": "-"},
     ]  # fmt: skip
 
 
