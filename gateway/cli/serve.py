@@ -4,6 +4,11 @@ One worker runs the app object in-process. Several workers (``--workers N``) mak
 processes that each import the app factory ``gateway.api.app:app_from_env``, which reads
 ``CROSSBLOCK_COUNTRY`` / ``CROSSBLOCK_CONFIG`` (set here from the options). The database is migrated
 once, before the workers start. Rate limits and check counters are per worker.
+
+Unless ``--no-background``, the serving process also runs the gateway's background loops
+(:mod:`gateway.services.workers`): the publisher, which sends reports accepted over HTTP to the
+ledger, and the syncer, which applies every country's batches. They run once per gateway, in the
+process that supervises the HTTP workers, never once per worker.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import uvicorn
 
 from gateway.api.app import create_app
 from gateway.cli.common import ConfigOpt, CountryOpt, clean_errors, err_console, gateway
+from gateway.services.workers import GatewayWorkers
 
 HostOpt = Annotated[str, typer.Option("--host", envvar="CROSSBLOCK_HOST", help="Address to listen on.")]
 PortOpt = Annotated[
@@ -37,6 +43,17 @@ def serve(
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background/--no-background",
+            envvar="CROSSBLOCK_BACKGROUND",
+            help="Also run the publisher and syncer loops (off: run `crossblock publish/sync` yourself).",
+        ),
+    ] = True,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.05, help="Seconds between publisher/syncer runs when idle.")
+    ] = 1.0,
 ) -> None:
     """Serve the HTTP API: regulator, operator, 3GPP N5g-eir and auditor endpoints.
 
@@ -46,23 +63,36 @@ def serve(
     with gateway(country, config) as ctx:
         ctx.engine  # noqa: B018 (migrate the database once, before any worker starts)
         err_console.print(
-            f"gateway {ctx.settings.country}: http://{host}:{port}/docs ({workers} worker(s))",
+            f"gateway {ctx.settings.country}: http://{host}:{port}/docs ({workers} worker(s)"
+            + (", publisher and syncer running)" if background else ")"),
             highlight=False,
         )
-        if workers == 1:
+        loops = GatewayWorkers(ctx, interval=interval) if background else None
+        if loops is not None:
+            loops.start()
+        try:
+            if workers == 1:
+                uvicorn.run(
+                    create_app(ctx),
+                    host=host,
+                    port=port,
+                    access_log=access_log,
+                    log_level=log_level,
+                    workers=1,
+                )
+                return
+            os.environ["CROSSBLOCK_COUNTRY"] = country
+            if config is not None:
+                os.environ["CROSSBLOCK_CONFIG"] = str(config.resolve())
             uvicorn.run(
-                create_app(ctx), host=host, port=port, access_log=access_log, log_level=log_level, workers=1
+                "gateway.api.app:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                access_log=access_log,
+                log_level=log_level,
             )
-            return
-    os.environ["CROSSBLOCK_COUNTRY"] = country
-    if config is not None:
-        os.environ["CROSSBLOCK_CONFIG"] = str(config.resolve())
-    uvicorn.run(
-        "gateway.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level=log_level,
-    )
+        finally:
+            if loops is not None:
+                loops.stop()
