@@ -25,6 +25,8 @@ import psycopg
 REQUIRE_ENV = "CROSSBLOCK_REQUIRE_POSTGRES"
 #: Directory of initdb/pg_ctl/postgres to use instead of searching PATH and /usr/lib/postgresql.
 BIN_ENV = "CROSSBLOCK_PG_BIN"
+#: Where the Debian packages put each PostgreSQL version's binaries.
+SEARCH_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "crossblock"
 SHARED = "crossblock_test"
 
@@ -45,14 +47,14 @@ def find_bindir() -> Path:
     def version(p: Path) -> int:
         return int(p.name) if p.name.isdigit() else 0
 
-    versions = sorted(Path("/usr/lib/postgresql").glob("*"), key=version, reverse=True)
+    versions = sorted(SEARCH_ROOT.glob("*"), key=version, reverse=True)
     candidates += [v / "bin" for v in versions]
     for d in candidates:
         if all((d / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return d
     raise PostgresUnavailableError(
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH, in "
-        f"/usr/lib/postgresql/*/bin or in ${BIN_ENV}; install them with `make postgres-tools` "
+        f"{SEARCH_ROOT}/*/bin or in ${BIN_ENV}; install them with `make postgres-tools` "
         "(apt-get install postgresql)"
     )
 
