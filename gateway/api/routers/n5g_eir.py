@@ -80,7 +80,11 @@ async def get_equipment_status(
     """Equipment status of a PEI: `WHITELISTED`, `GREYLISTED` or `BLACKLISTED`."""
     if pei is None:
         raise _problem(
-            400, "MANDATORY_IE_MISSING", "pei: the mandatory query parameter pei is missing", "query pei"
+            400,
+            "MANDATORY_IE_MISSING",
+            "pei: the mandatory query parameter pei is missing",
+            "query pei",
+            "missing",
         )
     if not pei.lower().startswith(_PEI_PREFIXES):
         reason = "expected imei-<15 digits> or imeisv-<16 digits>"
