@@ -19,6 +19,7 @@ from gateway.cli.common import (
     err_console,
     gateway,
     print_json,
+    short_address,
     short_hex,
 )
 from gateway.services.history import HistoryItem, device_history
@@ -36,11 +37,12 @@ def iso(seconds: int) -> str:
 def _entries_table(title: str, entries: list[EntryExplanation], *, notes: bool) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("country", "kind", "reported at", "batch seq", "index", "signer", "block", "tx"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "tx")
     if notes:
         table.add_column("why it does not count")
     for e in entries:
-        row = [e.country, e.kind, iso(e.reported_at), str(e.seq), str(e.index), e.signer, str(e.block_number)]
+        row = [e.country, e.kind, iso(e.reported_at), str(e.seq), str(e.index), short_address(e.signer)]
+        row.append(str(e.block_number))
         row.append(short_hex(e.tx_hash, 16))
         if notes:
             row.append(e.note)
@@ -86,7 +88,7 @@ def check(imei: ImeiArg, country: CountryOpt, config: ConfigOpt = None, as_json:
 
 
 def _history_row(item: HistoryItem) -> list[str]:
-    proof = "[green]✓ verified[/]" if item.proof_valid else "[bold red]✗ FAILED[/]"
+    proof = "[green]✓[/]" if item.proof_valid else "[bold red]✗ FAILED[/]"
     return [
         item.country,
         item.kind,
@@ -95,7 +97,7 @@ def _history_row(item: HistoryItem) -> list[str]:
         str(item.index),
         short_hex(item.tx_hash, 16),
         str(item.block_number),
-        item.signer,
+        short_address(item.signer),
         proof,
     ]
 
@@ -122,7 +124,7 @@ def history(imei: ImeiArg, country: CountryOpt, config: ConfigOpt = None, as_jso
     else:
         table = Table(title=f"ledger history of IMEI {imei15(parse_imei(imei))}", title_justify="left")
         for column in ("country", "kind", "reported at", "seq", "index", "tx", "block", "signer", "proof"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "tx")
         for item in items:
             table.add_row(*_history_row(item))
         console.print(table)

@@ -130,6 +130,11 @@ def short_hex(value: str, size: int = 10) -> str:
     return value if len(value) <= size + 3 else value[: size + 2] + "…"
 
 
+def short_address(address: str) -> str:
+    """``0x24aC…7086``: an address shortened for tables (full values are in --json)."""
+    return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
+
+
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _WAKE = signal.SIGUSR1
 

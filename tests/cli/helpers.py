@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +78,10 @@ class Cli:
         full.update(env)
         return self.runner.invoke(app, list(args), env=full, catch_exceptions=False)
 
-    def json(self, *args: str, **env: str) -> Any:
-        """Run a command with --json and return the parsed output (exit code 0 expected)."""
+    def json(self, *args: str, expect: int = 0, **env: str) -> Any:
+        """Run a command with --json and return the parsed output (exit code ``expect``)."""
         result = self(*args, "--json", **env)
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == expect, result.output
         return json.loads(result.stdout)
 
 
@@ -90,3 +93,52 @@ def outbox_size(database: Path) -> int:
             return int(session.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
     finally:
         engine.dispose()
+
+
+class Follower:
+    """A `crossblock ... --follow` subprocess whose output lines are collected by a reader thread."""
+
+    def __init__(self, net: Devnet, *args: str, **env: str) -> None:
+        self.proc = popen(net, *args, **env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60.0) -> str:
+        """Block until a stdout line contains ``text``; fails the test if the process ends first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    stderr = self.proc.stderr.read() if self.proc.stderr else ""
+                    raise AssertionError(f"exited {self.proc.returncode} before {text!r}: {stderr}") from None
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r} within {timeout}s; got {self.seen}")
+
+    def stop(self, signum: int, timeout: float = 60.0) -> tuple[int, str, str]:
+        """Send ``signum`` and wait: (exit code, the rest of stdout, stderr)."""
+        self.proc.send_signal(signum)
+        returncode = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        rest: list[str] = []
+        while not self.lines.empty():
+            rest.append(self.lines.get())
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        return returncode, "".join(self.seen + rest), stderr
+
+    def kill(self) -> None:
+        """Make sure the process is gone (test teardown)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
