@@ -20,6 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +134,7 @@ class StatusLookup:
     statements cached by the driver); WAL mode lets it read while the syncer writes, and every
     lookup sees the last committed sync. So an instance may be shared by any number of threads
     (HTTP workers) without locking. On other databases (PostgreSQL, in-memory SQLite) it falls back
-    to a short SQLAlchemy Core query per call, serialized for in-memory SQLite.
+    to a short SQLAlchemy Core query per call on a pooled connection (serialized for in-memory SQLite).
 
     ``status(imei14)`` takes the 14-digit IMEI core (parse user input first with
     :func:`ledger_node.identifiers.parse_imei`) and returns ``(status code, origins)``; an IMEI on no
@@ -144,6 +145,11 @@ class StatusLookup:
         self._engine = engine
         self._local = _Local()
         self._lock = threading.Lock()
+        # The generic path is serialized only for SQLite (in-memory); PostgreSQL serves concurrent
+        # lookups from the engine's connection pool.
+        self._generic_lock: AbstractContextManager[object] = (
+            self._lock if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self._all: list[sqlite3.Connection] = []
         database = engine.url.database
         self._path: str | None = None
@@ -179,7 +185,7 @@ class StatusLookup:
 
     def _status_generic(self, imei14: str) -> tuple[int, str]:
         query = select(DeviceStatus.status, DeviceStatus.origins).where(DeviceStatus.imei == imei14)
-        with self._lock, self._engine.connect() as conn:
+        with self._generic_lock, self._engine.connect() as conn:
             row = conn.execute(query).first()
         return _UNLISTED if row is None else (int(row[0]), str(row[1]))
 
@@ -189,7 +195,7 @@ class StatusLookup:
         if conn is None:
             if self._path is None:
                 query = select(DeviceStatus.status, DeviceStatus.origins).where(DeviceStatus.imei == imei14)
-                with self._lock, self._engine.connect() as generic:
+                with self._generic_lock, self._engine.connect() as generic:
                     found = generic.execute(query).first()
                 return None if found is None else (int(found[0]), str(found[1]))
             conn = self._connect()
@@ -218,7 +224,7 @@ class StatusLookup:
                 query = select(DeviceStatus.imei, DeviceStatus.status, DeviceStatus.origins).where(
                     DeviceStatus.imei.in_(chunk)
                 )
-                with self._lock, self._engine.connect() as generic:
+                with self._generic_lock, self._engine.connect() as generic:
                     found.update((str(r[0]), (int(r[1]), str(r[2]))) for r in generic.execute(query))
         return found
 
@@ -234,7 +240,7 @@ class StatusLookup:
             .where(CountryEntry.imei == imei14)
             .order_by(CountryEntry.country)
         )
-        with self._lock, self._engine.connect() as generic:
+        with self._generic_lock, self._engine.connect() as generic:
             return [(str(r[0]), int(r[1])) for r in generic.execute(query)]
 
     def status_name(self, imei14: str) -> str:
