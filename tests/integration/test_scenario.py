@@ -41,12 +41,12 @@ def cores(n: int) -> list[str]:
 
 
 def test_three_gateways_stolen_recovered_duplicated_and_foreign_clear(
-    fresh_devnet: Devnet, tmp_path: Path
+    fresh_devnet: Devnet, tmp_path: Path, database_url: str
 ) -> None:
     net = fresh_devnet
-    india, brazil, kenya = (
-        DevnetGateway(net, cc, tmp_path / cc, {"batch_size": 400}) for cc in ("IN", "BR", "KE")
-    )
+    # IN's database on each backend (SQLite, PostgreSQL); BR's and KE's are SQLite files.
+    india = DevnetGateway(net, "IN", tmp_path / "IN", {"batch_size": 400, "database_url": database_url})
+    brazil, kenya = (DevnetGateway(net, cc, tmp_path / cc, {"batch_size": 400}) for cc in ("BR", "KE"))
     assert "IN" in brazil.settings.honours
     assert "IN" not in kenya.settings.honours  # devnet/countries.toml
 
@@ -139,10 +139,11 @@ def test_three_gateways_stolen_recovered_duplicated_and_foreign_clear(
 
 
 def test_register_import_good_and_bad_rows_then_publish_and_sync(
-    fresh_devnet: Devnet, tmp_path: Path
+    fresh_devnet: Devnet, tmp_path: Path, database_url: str
 ) -> None:
     net = fresh_devnet
-    kenya, brazil = DevnetGateway(net, "KE", tmp_path / "KE"), DevnetGateway(net, "BR", tmp_path / "BR")
+    kenya = DevnetGateway(net, "KE", tmp_path / "KE", {"database_url": database_url})
+    brazil = DevnetGateway(net, "BR", tmp_path / "BR")
     good = cores(60)
     kinds = ["STOLEN", "LOST", "DUPLICATED"]
     expected: dict[str, tuple[str, int]] = {}
@@ -213,6 +214,7 @@ def test_register_import_good_and_bad_rows_then_publish_and_sync(
     _, on_chain = records_on_chain(kenya.client, "KE", from_block=kenya.settings.deploy_block)
     assert on_chain == {r: 1 for r in kenya.outbox_records()}
     kenya.sync()
+    assert import_register(kenya.sessions, country="KE", path=snapshot).created == 0  # still a no-op
     for gw in (kenya, brazil):
         audit = gw.audit()
         assert audit.ok, (gw.country, audit.lines())
