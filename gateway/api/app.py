@@ -24,14 +24,17 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from gateway.api.auth import KeyCache, RateLimiter
 from gateway.api.checks import CheckCounter
 from gateway.api.deps import ApiState
-from gateway.api.problems import install_problem_handlers
+from gateway.api.problems import Problem, install_problem_handlers, openapi_components, problem_responses
 from gateway.api.routers import ROUTERS
+from gateway.api.schemas.n5g import ProblemDetails3gpp
 from gateway.context import GatewayContext
 from gateway.errors import ConfigurationError
 from gateway.services.status import Policy, StatusLookup
@@ -99,7 +102,46 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with problem schemas registered and FastAPI's default 422 replaced.
+
+    Routers document their problem answers with :func:`gateway.api.problems.problem_responses`,
+    which refer to ``#/components/schemas/Problem``; FastAPI's own ``HTTPValidationError`` 422 is
+    not what this API answers, so it is replaced by the problem document (or dropped where the
+    route documents no 422, as the N5g-eir endpoint answers 400 instead).
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(openapi_components(Problem, ProblemDetails3gpp))
+    default_422 = problem_responses(422)[422]
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            answer = responses.get("422")
+            if answer is None:
+                continue
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref", "").endswith("/HTTPValidationError"):
+                if operation.get("tags") == ["3gpp"]:
+                    del responses["422"]
+                else:
+                    responses["422"] = default_422
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = spec
+    return spec
 
 
 def app_from_env() -> FastAPI:

@@ -35,7 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import (
+    AuditBusyError,
     ConfigurationError,
+    CursorAheadError,
+    FeedRequestError,
     ForeignBlockError,
     GatewayError,
     NotBlockedError,
@@ -54,12 +57,15 @@ __all__ = [
     "DOMAIN_PROBLEMS",
     "ITEM_PROBLEMS",
     "PROBLEM_JSON",
+    "PROBLEM_SCHEMA",
     "InvalidParam",
     "Problem",
     "ProblemError",
     "install_problem_handlers",
     "invalid_field",
     "item_problem",
+    "openapi_components",
+    "problem_example",
     "problem_response",
     "problem_responses",
     "problem_type",
@@ -142,6 +148,9 @@ DOMAIN_PROBLEMS: Sequence[tuple[type[Exception], int, str, str]] = (
     (NodeUnavailableError, 503, "node-unavailable", "Ledger node unavailable"),
     (SyncError, 503, "sync-unavailable", "Synchronisation unavailable"),
     (PublishConflictError, 409, "publish-conflict", "Publication conflict"),
+    (CursorAheadError, 409, "cursor-ahead", "Feed cursor not issued here"),
+    (FeedRequestError, 422, "invalid-feed-request", "Invalid feed request"),
+    (AuditBusyError, 429, "audit-busy", "Too many audits running"),
 )
 
 
@@ -309,15 +318,78 @@ _DESCRIPTIONS = {
     500: "Internal error",
     503: "A dependency (ledger node, keystore) is unavailable",
 }
+_EXAMPLES: dict[int, tuple[str, str, str]] = {
+    401: ("unauthorized", "Unauthorized", "an API key is required: send 'Authorization: Bearer <key>'"),
+    403: ("forbidden", "Forbidden", "an API key with role 'auditor' may not call this endpoint"),
+    404: ("not-found", "Not Found", "Not Found"),
+    409: (
+        "foreign-block",
+        "Blocked by another country",
+        "BR cannot clear IMEI 49015420323751: it is blocked by IN; only the country that blocked an "
+        "IMEI can clear its own block",
+    ),
+    413: ("too-many-items", "Content Too Large", "10001 identifiers in one request; at most 10000"),
+    422: ("validation-error", "Invalid request", "imei: bad check digit 9, expected 8"),
+    429: (
+        "rate-limited",
+        "Too Many Requests",
+        "rate limit of 100 requests/s (burst 200) exceeded for this key",
+    ),
+    500: (
+        "internal-error",
+        "Internal Server Error",
+        "the gateway failed to handle this request; the error is logged",
+    ),
+    503: (
+        "node-unavailable",
+        "Ledger node unavailable",
+        "cannot reach the ledger node at http://127.0.0.1:8545",
+    ),
+}
+#: OpenAPI component names of the problem schemas (registered by :func:`openapi_components`).
+PROBLEM_SCHEMA = "Problem"
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting problem answers with ``statuses``."""
+def problem_example(status: int, instance: str = "/v1/devices/490154203237519") -> dict[str, Any]:
+    """An example problem document for ``status``."""
+    slug, title, detail = _EXAMPLES.get(
+        status, ("error", HTTPStatus(status).phrase, HTTPStatus(status).phrase)
+    )
+    example: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if status == 422:
+        example["invalid_params"] = [
+            {"name": "imei", "in": "path", "reason": "bad check digit 9, expected 8"}
+        ]
+    return example
+
+
+def problem_responses(*statuses: int, schema: str = PROBLEM_SCHEMA) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries: ``application/problem+json`` answers with ``statuses``."""
     return {
         status: {
-            "model": Problem,
             "description": _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-            "content": {PROBLEM_JSON: {}},
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {"$ref": f"#/components/schemas/{schema}"},
+                    "example": problem_example(status),
+                }
+            },
         }
         for status in statuses
     }
+
+
+def openapi_components(*models: type[BaseModel]) -> dict[str, Any]:
+    """JSON schemas of ``models`` (and the models they use) for ``components/schemas``."""
+    found: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    return found

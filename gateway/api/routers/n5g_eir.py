@@ -18,14 +18,14 @@ Answers (TS 29.511 §6.1.6, TS 29.571 ProblemDetails with ``cause`` for errors):
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import CheckLimited, StateDep
-from gateway.api.problems import PROBLEM_JSON, ProblemError
-from gateway.api.schemas.n5g import EirResponseData, ProblemDetails3gpp
+from gateway.api.problems import PROBLEM_JSON, ProblemError, problem_example, problem_responses
+from gateway.api.schemas.n5g import EirResponseData
 from gateway.services.status import STATUS_NAMES
 from ledger_node.errors import InvalidIdentifierError
 from ledger_node.identifiers import parse_imei
@@ -34,6 +34,7 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["3gpp"])
 
+PATH = "/n5g-eir-eic/v1/equipment-status"
 _PEI_PREFIXES = ("imei-", "imeisv-")
 
 
@@ -46,22 +47,32 @@ def _problem(
     return ProblemError(status, cause.lower().replace("_", "-"), detail, extra=extra)
 
 
-def _responses() -> dict[int | str, dict[str, object]]:
+def _responses() -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "Malformed or missing `pei` (cause MANDATORY_IE_MISSING / MANDATORY_IE_INCORRECT)",
-        401: "Missing or invalid API key",
-        403: "The API key's role is not operator or admin",
-        404: "Equipment unknown (cause ERROR_EQUIPMENT_UNKNOWN), only when configured",
-        429: "Rate limit exceeded (Retry-After)",
+        400: (
+            "MANDATORY_IE_INCORRECT",
+            "Malformed or missing `pei` (MANDATORY_IE_MISSING, MANDATORY_IE_INCORRECT)",
+        ),
+        401: (None, "Missing or invalid API key"),
+        403: (None, "The API key's role is not operator or admin"),
+        404: ("ERROR_EQUIPMENT_UNKNOWN", "Equipment unknown, only when configured (`unknown_equipment`)"),
+        429: (None, "Rate limit exceeded (Retry-After)"),
     }
-    return {
-        status: {"model": ProblemDetails3gpp, "description": text, "content": {PROBLEM_JSON: {}}}
-        for status, text in described.items()
-    }
+    responses = problem_responses(*described, schema="ProblemDetails3gpp")
+    for status, (cause, text) in described.items():
+        responses[status]["description"] = text
+        example = problem_example(status, instance=PATH)
+        if cause is not None:
+            example["cause"] = cause
+        if status == 400:
+            example["detail"] = "pei: bad check digit 9, expected 8"
+            example["invalidParams"] = [{"param": "query pei", "reason": "bad check digit 9, expected 8"}]
+        responses[status]["content"][PROBLEM_JSON]["example"] = example
+    return responses
 
 
 @router.get(
-    "/n5g-eir-eic/v1/equipment-status",
+    PATH,
     response_model=EirResponseData,
     operation_id="GetEquipmentStatus",
     summary="Retrieves the status of the UE (3GPP TS 29.511)",
