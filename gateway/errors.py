@@ -66,3 +66,23 @@ class BatchVerificationError(GatewayError):
         self.country = country
         self.seq = seq
         super().__init__(reason)
+
+
+class FeedRequestError(GatewayError, ValueError):
+    """A blocklist delta-feed request out of range (negative cursor, page size out of bounds)."""
+
+
+class CursorAheadError(FeedRequestError):
+    """A feed cursor above the newest change: it was not issued by this gateway's database."""
+
+    def __init__(self, after: int, head: int) -> None:
+        self.after = after
+        self.head = head
+        super().__init__(
+            f"cursor {after} is ahead of the newest change ({head}): it was not issued by this gateway; "
+            "start again from a snapshot or from cursor 0"
+        )
+
+
+class AuditBusyError(GatewayError):
+    """Too many audits are running already; try again when one ends."""

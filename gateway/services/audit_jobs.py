@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.errors import GatewayError
+from gateway.errors import AuditBusyError, GatewayError
 from gateway.services.audit import AuditReport
 from ledger_node.errors import CrossBlockError
 
@@ -26,10 +26,6 @@ __all__ = ["AuditBusyError", "AuditJob", "AuditJobs", "AuditRunner"]
 AuditRunner = Callable[[str | None, Callable[[AuditReport], None]], AuditReport]
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
-
-
-class AuditBusyError(GatewayError):
-    """Too many audits are running already; try again later."""
 
 
 @dataclass

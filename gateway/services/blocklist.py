@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from gateway.db.models import WHITELISTED
-from gateway.errors import GatewayError
+from gateway.errors import CursorAheadError, FeedRequestError
 from gateway.services.apply import Sql
 from gateway.services.status import STATUS_NAMES
 
@@ -59,22 +59,6 @@ _PAGE = (
     f"WHERE imei > ? AND status != {WHITELISTED} ORDER BY imei LIMIT ?"
 )
 _HEAD = "SELECT coalesce(max(change_id), 0) FROM device_status"
-
-
-class FeedRequestError(GatewayError, ValueError):
-    """A delta-feed request out of range (negative cursor, page size outside 1..CHANGES_MAX_LIMIT)."""
-
-
-class CursorAheadError(FeedRequestError):
-    """A feed cursor above the newest change: it does not come from this gateway's database."""
-
-    def __init__(self, after: int, head: int) -> None:
-        self.after = after
-        self.head = head
-        super().__init__(
-            f"cursor {after} is ahead of the newest change ({head}): it was not issued by this gateway; "
-            "start again from a snapshot or from cursor 0"
-        )
 
 
 def _origins_csv(origins: str) -> str:

@@ -6,16 +6,11 @@
 | ``batches`` | ``GET /v1/batches`` (own published batches) | regulator |
 | ``devices`` | ``GET /v1/devices/{imei}``, ``POST /v1/devices/check`` | operator (rate-limited) |
 | ``n5g_eir`` | ``GET /n5g-eir-eic/v1/equipment-status`` (3GPP TS 29.511) | operator (rate-limited) |
-
-Planned modules (add them below and to :data:`ROUTERS`):
-
-| module | routes | roles |
-|---|---|---|
 | ``blocklist`` | ``GET /v1/blocklist`` (CSV/NDJSON stream), ``GET /v1/blocklist/changes?after=`` | operator |
 | ``auditor`` | ``GET /v1/devices/{imei}/history``, ``GET /v1/countries/{cc}/batches``, | auditor |
-| | ``POST /v1/audit/verify`` (+ job status) | |
-| ``stats`` | ``GET /v1/stats`` (first ``state.checks.flush()``) | regulator, operator, auditor |
-| ``operations`` | ``/healthz``, ``/readyz``, ``/metrics`` | none (unauthenticated) |
+| | ``POST /v1/audit/verify``, ``GET /v1/audit/jobs/{job_id}`` | |
+| ``stats`` | ``GET /v1/stats`` (first ``state.checks.flush()``) | regulator, auditor |
+| ``operations`` | ``/healthz``, ``/readyz``, ``/metrics`` (see ``operations.install``) | none (no API key) |
 
 Conventions: each module defines ``router = APIRouter(tags=[...])`` with full paths; roles via the
 aliases of :mod:`gateway.api.deps`; request/response models in :mod:`gateway.api.schemas` with
@@ -29,7 +24,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.routers import batches, devices, n5g_eir, reports
+from gateway.api.routers import auditor, batches, blocklist, devices, n5g_eir, operations, reports, stats
 
 __all__ = ["ROUTERS"]
 
@@ -38,4 +33,8 @@ ROUTERS: list[APIRouter] = [
     batches.router,
     devices.router,
     n5g_eir.router,
+    blocklist.router,
+    auditor.router,
+    stats.router,
+    operations.router,
 ]

@@ -8,7 +8,7 @@ then follow ``GET /v1/blocklist/changes?after=<cursor>`` to stay current.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 
 from gateway.api.deps import ContextDep, Operator, SessionDep
 from gateway.api.problems import problem_responses
-from gateway.api.schemas.blocklist import ChangeOut, ChangesOut
+from gateway.api.schemas.blocklist import ChangesOut
 from gateway.services.blocklist import CHANGES_MAX_LIMIT, CSV_HEADER, changes, open_snapshot
 
 __all__ = ["CURSOR_HEADER", "router"]
@@ -58,8 +58,9 @@ _NDJSON_EXAMPLE = (
 async def get_blocklist(
     _who: Operator,
     context: ContextDep,
-    format: Annotated[  # noqa: A002 - the public query parameter's name
-        Literal["csv", "ndjson"], Query(description="`csv` (header `imei,status,origins`) or `ndjson`")
+    fmt: Annotated[
+        Literal["csv", "ndjson"],
+        Query(alias="format", description="`csv` (header `imei,status,origins`) or `ndjson`"),
     ] = "csv",
 ) -> StreamingResponse:
     """The full blocklist of this gateway: every IMEI whose effective status under this gateway's
@@ -67,13 +68,13 @@ async def get_blocklist(
     IMEI core). Streamed from one consistent read of the database (1,000,000 rows in a few seconds,
     constant memory). Role: operator."""
     snapshot = await run_in_threadpool(open_snapshot, engine=context.engine)
-    body = snapshot.csv() if format == "csv" else snapshot.ndjson()
+    body = snapshot.csv() if fmt == "csv" else snapshot.ndjson()
     return StreamingResponse(
         body,
-        media_type=_MEDIA[format],
+        media_type=_MEDIA[fmt],
         headers={
             CURSOR_HEADER: str(snapshot.cursor),
-            "Content-Disposition": f'inline; filename="blocklist-{context.settings.country}.{format}"',
+            "Content-Disposition": f'inline; filename="blocklist-{context.settings.country}.{fmt}"',
             "Cache-Control": "no-store",
         },
         background=BackgroundTask(snapshot.close),  # also when the client goes away mid-stream
@@ -94,7 +95,7 @@ def get_changes(
         Query(ge=0, description="cursor: 0 for the whole history, a snapshot's cursor, or a page's `cursor`"),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=CHANGES_MAX_LIMIT, description="changes per page")] = 1000,
-) -> ChangesOut:
+) -> dict[str, Any]:
     """Status changes after the cursor `after`, oldest first. Apply them in order: a `WHITELISTED`
     change removes the IMEI, any other sets it. A client that starts at `after=0` (or at a
     snapshot's `X-Blocklist-Cursor`) and follows `cursor` while `more` is true ends with exactly
@@ -102,13 +103,13 @@ def get_changes(
     Role: operator."""
     with session.begin():
         page = changes(session, after=after, limit=limit)
-    return ChangesOut(
-        after=page.after,
-        cursor=page.cursor,
-        head=page.head,
-        more=page.more,
-        changes=[
-            ChangeOut(change_id=c.change_id, imei=c.imei, status=c.status, origins=list(c.origins))  # type: ignore[arg-type]
+    return {
+        "after": page.after,
+        "cursor": page.cursor,
+        "head": page.head,
+        "more": page.more,
+        "changes": [
+            {"change_id": c.change_id, "imei": c.imei, "status": c.status, "origins": list(c.origins)}
             for c in page.changes
         ],
-    )
+    }
