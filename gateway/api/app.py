@@ -34,6 +34,7 @@ from gateway.api.checks import CheckCounter
 from gateway.api.deps import ApiState
 from gateway.api.problems import Problem, install_problem_handlers, openapi_components, problem_responses
 from gateway.api.routers import ROUTERS
+from gateway.api.routers.operations import install as install_operations
 from gateway.api.schemas.n5g import ProblemDetails3gpp
 from gateway.context import GatewayContext
 from gateway.errors import ConfigurationError
@@ -102,6 +103,7 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_operations(app)  # metrics registry and middleware, audit jobs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
