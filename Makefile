@@ -56,7 +56,7 @@ demo: setup
 	.venv/bin/crossblock demo
 
 demo-down: setup
-	.venv/bin/crossblock devnet down
+	.venv/bin/crossblock demo --down
 
 bench: setup
 	$(PY) -m bench.run

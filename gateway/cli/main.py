@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import audit, check, devnet, keys, publish, register, report, serve, stats, sync
+from gateway.cli import audit, check, demo, devnet, keys, publish, register, report, serve, stats, sync
 
 app = typer.Typer(
     help="CrossBlock: cross-border stolen-device blocklists on a permissioned ledger.",
@@ -22,3 +22,4 @@ app.add_typer(audit.app, name="audit")
 app.command()(stats.stats)
 app.add_typer(keys.app, name="keys")
 app.command()(serve.serve)
+app.command()(demo.demo)
