@@ -24,10 +24,19 @@ from gateway.errors import PublishConflictError
 from gateway.failpoints import failpoint
 from ledger_node.batch import Batch, struct_hash
 from ledger_node.client import LedgerClient
+from ledger_node.errors import ContractRevertError, TransactionFailedError
+from ledger_node.events import BatchEvent
 from ledger_node.signer import Signer, sign_batch
 
 ZERO32 = b"\x00" * 32
 SIGNED, SUBMITTED, CONFIRMED = "signed", "submitted", "confirmed"
+
+
+def _event_head(event: BatchEvent) -> bytes:
+    """The head (EIP-712 struct hash) of a batch as the chain recorded it."""
+    return struct_hash(
+        Batch(event.country, event.seq, event.prev_head, event.records_hash, event.merkle_root, event.count)
+    )
 
 
 @dataclass
@@ -89,13 +98,10 @@ class Publisher:
                 event = self.client.find_batch(country=self.country, seq=batch.seq, from_block=self.deploy_block)
                 if event is None:
                     raise PublishConflictError(f"seq {batch.seq} is on chain but its event was not found")
-                onchain = Batch(
-                    self.country, event.seq, event.prev_head, event.records_hash, event.merkle_root, event.count
-                )
-                if struct_hash(onchain) != batch.head:
+                if _event_head(event) != batch.head:
                     raise PublishConflictError(
                         f"chain holds a different batch at {self.country} seq {batch.seq} "
-                        f"(head 0x{struct_hash(onchain).hex()} != ours 0x{batch.head.hex()})"
+                        f"(head 0x{_event_head(event).hex()} != ours 0x{batch.head.hex()})"
                     )
                 self._mark_confirmed(batch.seq, event.position.tx_hash, event.position.block_number)
                 report.reconciled += 1
@@ -162,9 +168,18 @@ class Publisher:
                 .values(state=SUBMITTED, submitted_at=int(self.clock()))
             )
         header = Batch(self.country, batch.seq, batch.prev_head, batch.records_hash, batch.merkle_root, batch.count)
-        result = self.client.publish(
-            sender=self.relayer, batch=header, records=batch.records, signature=batch.signature
-        )
+        try:
+            result = self.client.publish(
+                sender=self.relayer, batch=header, records=batch.records, signature=batch.signature
+            )
+        except (ContractRevertError, TransactionFailedError):
+            # An earlier submission of this very batch (by a run killed while its transaction was
+            # pending) may have been mined first: then ours reverts, and the batch is published.
+            event = self.client.find_batch(country=self.country, seq=batch.seq, from_block=self.deploy_block)
+            if event is None or _event_head(event) != batch.head:
+                raise
+            self._mark_confirmed(batch.seq, event.position.tx_hash, event.position.block_number)
+            return
         failpoint("publish-after-submit")
         self._mark_confirmed(batch.seq, result.tx_hash, result.block_number)
 
