@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ import pytest
 from gateway.db.models import CountryLog, LedgerBatch, LedgerRecord, OutboxRecord, SyncCursor
 from gateway.services.reports import ReportInput, add_reports_bulk
 from ledger_node.devnet import Devnet
-from tests.integration.gateways import DevnetGateway, records_on_chain
+from ledger_node.paths import REPO_ROOT
+from tests.integration.gateways import CROSSBLOCK, DevnetGateway, records_on_chain
 
 pytestmark = pytest.mark.anvil
 
@@ -128,3 +132,53 @@ def test_syncer_killed_mid_apply_restarts_from_the_last_committed_chunk(
         audit = gw.audit()
         assert audit.ok, (gw.country, audit.lines())
         assert audit.records_checked == 200
+
+
+def test_publisher_killed_while_its_transaction_waits_in_the_mempool(
+    fresh_devnet: Devnet, tmp_path: Path
+) -> None:
+    """A real node does not mine at once: the run is killed with its transaction still pending, and the
+    restarted run resubmits before that transaction is mined. Both land in one block, the second
+    reverts, and the batch is still published exactly once and confirmed."""
+    india = DevnetGateway(fresh_devnet, "IN", tmp_path / "IN")
+    report_stolen(india, 30)
+    w3 = india.client.w3
+    relayer = fresh_devnet.account("IN", "relayer").address
+
+    def pending_transactions() -> int:
+        return w3.eth.get_transaction_count(relayer, "pending") - w3.eth.get_transaction_count(relayer)
+
+    def wait_for_pending(n: int) -> None:
+        for _ in range(1200):
+            if pending_transactions() >= n:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never saw {n} pending transactions")
+
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        process = subprocess.Popen(
+            [str(CROSSBLOCK), "publish"],
+            cwd=REPO_ROOT,
+            env=india.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        wait_for_pending(1)
+        process.kill()
+        assert process.wait(timeout=60) == KILLED
+        assert [(b.seq, b.state) for b in india.published()] == [(1, "submitted")]
+        assert india.client.head_of("IN")[1] == 0
+
+        with ThreadPoolExecutor(1) as pool:
+            restarted = pool.submit(india.publish)
+            wait_for_pending(2)
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            report = restarted.result(timeout=120)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert (report.resubmitted, report.batches) == (1, 0)
+    assert_exactly_once(india, [1])
+    india.sync()
+    audit = india.audit()
+    assert audit.ok, audit.lines()
