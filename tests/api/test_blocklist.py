@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
+from gateway.api.routers.blocklist import CURSOR_HEADER
 from gateway.db.engine import make_engine, migrate, session_factory
 from gateway.services.blocklist import (
     CHANGES_MAX_LIMIT,
@@ -26,7 +27,10 @@ from gateway.services.blocklist import (
     changes,
     open_snapshot,
 )
+from ledger_node.identifiers import parse_imei
 from ledger_node.record import Kind
+from tests.api.conftest import Api
+from tests.api.conftest import imei as make_imei
 from tests.api.store import COUNTRIES, LedgerWriter
 
 BLOCKING = {Kind.STOLEN: "BLACKLISTED", Kind.LOST: "BLACKLISTED", Kind.INVALID: "BLACKLISTED",
@@ -231,3 +235,124 @@ def test_following_the_feed_ends_with_exactly_the_snapshot(template: Path, tmp_p
             assert from_snapshot.state == expected
     finally:
         engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------- HTTP
+
+
+def http_snapshot(api: Api, fmt: str = "csv") -> tuple[int, dict[str, tuple[str, tuple[str, ...]]]]:
+    r = api.client.get("/v1/blocklist", params={"format": fmt}, headers=api.auth("operator"))
+    assert r.status_code == 200, r.text
+    cursor = int(r.headers[CURSOR_HEADER])
+    if fmt == "csv":
+        assert r.headers["content-type"] == "text/csv; charset=utf-8"
+        rows = list(csv.DictReader(io.StringIO(r.text)))
+        return cursor, {x["imei"]: (x["status"], tuple(filter(None, x["origins"].split(",")))) for x in rows}
+    assert r.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    return cursor, {x["imei"]: (x["status"], tuple(x["origins"])) for x in lines}
+
+
+def http_follow(api: Api, state: dict[str, tuple[str, tuple[str, ...]]], after: int, limit: int) -> int:
+    while True:
+        r = api.client.get(
+            "/v1/blocklist/changes", params={"after": after, "limit": limit}, headers=api.auth("operator")
+        )
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["after"] == after
+        assert len(page["changes"]) <= limit
+        for change in page["changes"]:
+            if change["status"] == "WHITELISTED":
+                state.pop(change["imei"], None)
+            else:
+                state[change["imei"]] = (change["status"], tuple(change["origins"]))
+        after = page["cursor"]
+        if not page["more"]:
+            return after
+
+
+def core(n: int) -> str:
+    return parse_imei(make_imei(n))
+
+
+def test_http_snapshot_in_both_formats_lists_what_the_policy_blocks(api: Api):
+    api.ledger.publish(
+        "IN", [(make_imei(1), Kind.STOLEN), (make_imei(2), Kind.DUPLICATED), (make_imei(3), Kind.LOST)]
+    )
+    api.ledger.publish("BR", [(make_imei(2), Kind.DUPLICATED), (make_imei(4), Kind.INVALID)])
+    api.ledger.publish("KE", [(make_imei(5), Kind.STOLEN)])  # KE is not honoured by this gateway
+    api.ledger.publish("IN", [(make_imei(3), Kind.RECOVERED)])
+    expected = {
+        core(1): ("BLACKLISTED", ("IN",)),
+        core(2): ("GREYLISTED", ("BR", "IN")),
+        core(4): ("BLACKLISTED", ("BR",)),
+    }
+    csv_cursor, listed = http_snapshot(api, "csv")
+    assert listed == expected
+    nd_cursor, listed = http_snapshot(api, "ndjson")
+    assert listed == expected
+    assert csv_cursor == nd_cursor > 0
+    r = api.client.get("/v1/blocklist", headers=api.auth("admin"))
+    assert r.text.splitlines()[0] == "imei,status,origins"
+    assert r.text.splitlines()[1:] == sorted(r.text.splitlines()[1:])
+    assert f'{core(2)},GREYLISTED,"BR,IN"' in r.text.splitlines()
+
+
+def test_http_feed_followed_across_publishes_ends_with_the_snapshot(api: Api):
+    state: dict[str, tuple[str, tuple[str, ...]]] = {}
+    cursor = http_follow(api, state, 0, 2)
+    assert (cursor, state) == (0, {})
+    api.ledger.publish("IN", [(make_imei(n), Kind.STOLEN) for n in range(1, 8)])
+    cursor = http_follow(api, state, cursor, 3)
+    snap_cursor, snapshot = http_snapshot(api)
+    assert (cursor, state) == (snap_cursor, snapshot)
+    # From here a snapshot-based client and a feed-only client see the same changes.
+    from_snapshot = dict(snapshot)
+    api.ledger.publish("IN", [(make_imei(1), Kind.RECOVERED), (make_imei(2), Kind.WITHDRAWN)])
+    api.ledger.publish(
+        "DE", [(make_imei(3), Kind.LOST), (make_imei(9), Kind.DUPLICATED), (make_imei(1), Kind.STOLEN)]
+    )
+    api.ledger.publish("IN", [(make_imei(3), Kind.RECOVERED)])
+    cursor = http_follow(api, state, cursor, 2)
+    http_follow(api, from_snapshot, snap_cursor, 1000)
+    final_cursor, final = http_snapshot(api, "ndjson")
+    assert state == from_snapshot == final
+    assert cursor == final_cursor
+    assert final[core(1)] == ("BLACKLISTED", ("DE",))
+    assert core(2) not in final
+    assert final[core(3)] == ("BLACKLISTED", ("DE",))
+
+
+def test_http_feed_and_snapshot_errors_are_problems(api: Api):
+    h = api.auth("operator")
+    api.ledger.publish("IN", [(make_imei(1), Kind.STOLEN)])
+    for params, name in [
+        ({"after": -1}, "after"),
+        ({"limit": 0}, "limit"),
+        ({"limit": CHANGES_MAX_LIMIT + 1}, "limit"),
+        ({"after": "x"}, "after"),
+    ]:
+        r = api.client.get("/v1/blocklist/changes", params=params, headers=h)
+        assert r.status_code == 422, params
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [p["name"] for p in r.json()["invalid_params"]] == [name]
+    ahead = api.client.get("/v1/blocklist/changes", params={"after": 2}, headers=h)
+    assert ahead.status_code == 409
+    assert ahead.json()["type"] == "urn:crossblock:problem:cursor-ahead"
+    bad = api.client.get("/v1/blocklist", params={"format": "xml"}, headers=h)
+    assert bad.status_code == 422
+    assert bad.json()["invalid_params"][0]["name"] == "format"
+
+
+@pytest.mark.parametrize("path", ["/v1/blocklist", "/v1/blocklist/changes"])
+def test_blocklist_is_for_operators(api: Api, path: str):
+    unauthenticated = api.client.get(path)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
+    for role in ("regulator", "auditor"):
+        r = api.client.get(path, headers=api.auth(role))
+        assert r.status_code == 403, role
+        assert r.headers["content-type"] == "application/problem+json"
+    for role in ("operator", "admin"):
+        assert api.client.get(path, headers=api.auth(role)).status_code == 200
