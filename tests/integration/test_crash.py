@@ -53,12 +53,9 @@ def assert_exactly_once(gw: DevnetGateway, seqs: list[int]) -> None:
         assert (event.position.tx_hash, event.position.block_number) == (batch.tx_hash, batch.block_number)
 
 
-def test_publisher_killed_after_signing_and_after_submitting(
-    fresh_devnet: Devnet, tmp_path: Path, database_url: str
-) -> None:
-    india = DevnetGateway(
-        fresh_devnet, "IN", tmp_path / "IN", {"batch_size": 100, "database_url": database_url}
-    )
+def test_publisher_killed_after_signing_and_after_submitting(fresh_devnet: Devnet, tmp_path: Path) -> None:
+    # SQLite; the publisher on PostgreSQL runs in test_scenario.py.
+    india = DevnetGateway(fresh_devnet, "IN", tmp_path / "IN", {"batch_size": 100})
     report_stolen(india, 250)
 
     # Killed once the second batch is signed and stored: batch 1 is on chain, batch 2 only here.
@@ -96,7 +93,7 @@ def test_publisher_killed_after_signing_and_after_submitting(
 def test_syncer_killed_mid_apply_restarts_from_the_last_committed_chunk(
     fresh_devnet: Devnet, tmp_path: Path
 ) -> None:
-    # On SQLite; a SIGKILL mid-apply on PostgreSQL is in test_sync.py.
+    # SQLite; a SIGKILL mid-apply on PostgreSQL is in test_sync.py.
     india = DevnetGateway(fresh_devnet, "IN", tmp_path / "IN", {"batch_size": 50})
     report_stolen(india, 200)
     assert india.publish().batches == 4
