@@ -18,6 +18,7 @@ Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other id
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ POLICY_META_KEY = "status_policy"
 _IMEI_TYPE = 1
 _IN_CHUNK = 1_000
 _RECORD = struct.Struct(">B7sI4s")
+_IMEI_OF_RECORD = operator.itemgetter(3)
 
 
 class Sql:
@@ -346,13 +348,12 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
         ),
     )  # fmt: skip
     records = verified.records
-    sql.many(
-        _INSERT_RECORD,
-        [
-            (cc, seq, i, ident, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at, com)
-            for i, (tk, ident, at, com) in enumerate(records)
-        ],
-    )
+    rows = [
+        (cc, seq, i, ident, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at, com)
+        for i, (tk, ident, at, com) in enumerate(records)
+    ]
+    rows.sort(key=_IMEI_OF_RECORD)
+    sql.many(_INSERT_RECORD, rows)
     # Latest record of this batch per IMEI: a later index overwrites an earlier one.
     latest = {
         ident: (tk & 0x0F, i, at) for i, (tk, ident, at, _com) in enumerate(records) if tk >> 4 == _IMEI_TYPE
@@ -361,10 +362,10 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
     before: dict[str, list[tuple[str, int]]] = {}
     if honoured:
         for imei, country, kind in sql.in_chunks(
-            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", list(latest)
+            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", sorted(latest)
         ):
             before.setdefault(imei, []).append((country, kind))
-    sql.many(_UPSERT_ENTRY, [(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()])
+    sql.many(_UPSERT_ENTRY, sorted([(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()]))
     changes = _fold_batch(sql, cc, latest, before, policy) if honoured else 0
     sql.run(_UPSERT_LOG, (cc, seq, verified.head))
     return ApplyResult(records=len(records), status_changes=changes)
@@ -401,7 +402,8 @@ def _fold_batch(
         return 0
     first = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
     sql.many(
-        _UPSERT_STATUS, [(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)]
+        _UPSERT_STATUS,
+        sorted([(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)]),
     )
     return len(changed)
 
