@@ -299,7 +299,7 @@ def _down(net: Devnet) -> None:
             console.print(f"stopped gateway {pid_file.stem}")
         pid_file.unlink(missing_ok=True)
     if net.down():
-        console.print("[green]devnet stopped[/] (state saved in .devnet/)")
+        console.print(f"[green]devnet stopped[/] (state saved in {net.root})")
 
 
 @clean_errors
