@@ -7,7 +7,7 @@ STAMP_NPM := node_modules/.stamp
 SOLC := $(CURDIR)/tools/solc-wrapper.cjs
 FORGE := node_modules/.bin/forge
 
-.PHONY: setup postgres-tools test test-forge test-py demo demo-down bench lint fmt artifacts gas-snapshot clean
+.PHONY: setup postgres-tools bench-tools test test-forge test-py demo demo-down bench lint fmt artifacts gas-snapshot clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -58,7 +58,13 @@ demo: setup
 demo-down: setup
 	.venv/bin/crossblock demo --down
 
-bench: setup
+# wrk, the HTTP load generator of bench/http.py (Debian package, installed when missing and root).
+bench-tools:
+	@command -v wrk >/dev/null || if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else echo "bench-tools: no wrk; install the wrk package (as root)" >&2; fi
+
+bench: setup bench-tools
 	$(PY) -m bench.run
 
 clean:
