@@ -128,9 +128,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(openapi_components(Problem, ProblemDetails3gpp))
     default_422 = problem_responses(422)[422]
+    malformed_400 = problem_responses(400)[400] | {"description": "The request body cannot be parsed"}
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
+            if "requestBody" in operation:  # a body that is not even decodable JSON is a 400
+                responses.setdefault("400", malformed_400)
             answer = responses.get("422")
             if answer is None:
                 continue

@@ -19,6 +19,7 @@ from gateway.api.deps import Auditor, ContextDep, SessionDep
 from gateway.api.problems import ProblemError, problem_responses
 from gateway.api.routers.devices import parse_path_imei
 from gateway.api.schemas.auditor import AuditJobOut, AuditVerifyIn, CountryBatchesOut, HistoryOut
+from gateway.api.schemas.common import MAX_INT64
 from gateway.context import GatewayContext
 from gateway.services.audit import AuditReport, audit_verify
 from gateway.services.audit_jobs import FAILED, AuditJob, AuditJobs
@@ -110,7 +111,9 @@ def get_country_batches(
     _who: Auditor,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="batches per page")] = 100,
-    before: Annotated[int | None, Query(ge=1, description="only batches with a lower seq (paging)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_INT64, description="only batches with a lower seq (paging)")
+    ] = None,
 ) -> dict[str, Any]:
     """The batches of country `cc` this gateway verified and applied from the chain, newest first
     (header, signer, signature, block, transaction), the log's head, and any batch held back by

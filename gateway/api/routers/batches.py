@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from gateway.api.deps import Regulator, SessionDep, StateDep
 from gateway.api.problems import problem_responses
+from gateway.api.schemas.common import MAX_INT64
 from gateway.api.schemas.reports import BatchesOut, BatchOut
 from gateway.db.models import PublishedBatch
 from gateway.services.publisher import CONFIRMED, SUBMITTED, batch_page, unbatched_count
@@ -50,7 +51,9 @@ def get_batches(
     state: StateDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="batches per page")] = 100,
-    before: Annotated[int | None, Query(ge=1, description="only batches with a lower seq (paging)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_INT64, description="only batches with a lower seq (paging)")
+    ] = None,
 ) -> BatchesOut:
     """Batches this gateway signed, newest first: `pending` (signed, not yet sent), `submitted`
     (sent, not yet confirmed) or `confirmed` (on chain, with its transaction and block)."""

@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 from gateway.api.deps import ContextDep, Operator, SessionDep
 from gateway.api.problems import problem_responses
 from gateway.api.schemas.blocklist import ChangesOut
+from gateway.api.schemas.common import MAX_INT64
 from gateway.services.blocklist import CHANGES_MAX_LIMIT, CSV_HEADER, changes, open_snapshot
 
 __all__ = ["CURSOR_HEADER", "router"]
@@ -92,7 +93,11 @@ def get_changes(
     session: SessionDep,
     after: Annotated[
         int,
-        Query(ge=0, description="cursor: 0 for the whole history, a snapshot's cursor, or a page's `cursor`"),
+        Query(
+            ge=0,
+            le=MAX_INT64,
+            description="cursor: 0 for the whole history, a snapshot's cursor, or a page's `cursor`",
+        ),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=CHANGES_MAX_LIMIT, description="changes per page")] = 1000,
 ) -> dict[str, Any]:
