@@ -28,12 +28,13 @@ from rich.table import Table
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Order: cheap and self-contained first, the devnet-heavy ones last.
-MODULES = ("core", "gas", "importer", "status", "publish", "sync", "http")
+MODULES = ("core", "gas", "importer", "status", "blocklist", "publish", "sync", "http")
 QUICK: dict[str, dict[str, Any]] = {
     "core": {},
     "gas": {"sizes": (1, 100)},
     "importer": {"rows": 20_000},
     "status": {"records": 50_000, "lookups": 10_000},
+    "blocklist": {"rows": 50_000},
     "publish": {"reports": 2_000},
     "sync": {"batches": 20},
     "http": {"records": 50_000, "duration": 3, "check_repeats": 3, "snapshot_repeats": 1},
