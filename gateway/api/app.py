@@ -98,6 +98,9 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
         description=_DESCRIPTION,
         openapi_tags=_TAGS,
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry hook costs a provider lookup per request; metrics are
+        # Prometheus (routers/operations.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.api = state
     install_problem_handlers(app)

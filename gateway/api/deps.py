@@ -72,8 +72,8 @@ class ApiState:
         return self.context.settings
 
 
-def get_state(request: Request) -> ApiState:
-    """The app's :class:`ApiState`."""
+async def get_state(request: Request) -> ApiState:
+    """The app's :class:`ApiState` (async: FastAPI would run a sync dependency in its thread pool)."""
     state: ApiState = request.app.state.api
     return state
 
@@ -81,9 +81,10 @@ def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-def get_context(request: Request) -> GatewayContext:
+async def get_context(request: Request) -> GatewayContext:
     """The app's gateway context."""
-    return get_state(request).context
+    state: ApiState = request.app.state.api
+    return state.context
 
 
 ContextDep = Annotated[GatewayContext, Depends(get_context)]
@@ -91,7 +92,8 @@ ContextDep = Annotated[GatewayContext, Depends(get_context)]
 
 def get_session(request: Request) -> Iterator[Session]:
     """A new session on the gateway database (no transaction open), closed afterwards."""
-    with get_state(request).context.sessions() as session:
+    state: ApiState = request.app.state.api
+    with state.context.sessions() as session:
         yield session
 
 
@@ -102,10 +104,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="an API key from `crossblock keys create --role R`")
 
 
-async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    """The caller's principal, or a 401 problem."""
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise ProblemError(
@@ -114,7 +116,8 @@ async def authenticate(
             "an API key is required: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": _REALM},
         )
-    principal = get_state(request).keys.lookup(token)
+    state: ApiState = request.app.state.api
+    principal = state.keys.lookup(token)
     if principal is None:
         raise ProblemError(
             401,
@@ -125,17 +128,34 @@ async def authenticate(
     return principal
 
 
-def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+def _check_role(principal: Principal, roles: tuple[str, ...], allowed: str) -> None:
+    if not principal.has_role(*roles):
+        raise ProblemError(
+            403,
+            "forbidden",
+            f"an API key with role {principal.role!r} may not call this endpoint (allowed: {allowed})",
+        )
+
+
+async def authenticate(request: Request, credentials: Credentials) -> Principal:
+    """The caller's principal (any role), or a 401 problem."""
+    return _principal(request, credentials)
+
+
+# The role dependencies do their work inline rather than through nested dependencies: FastAPI's
+# dependency resolution costs per level, and the check endpoints must stay fast.
+
+
+RoleDependency = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
+
+
+def require_role(*roles: str) -> RoleDependency:
     """A dependency admitting keys with one of ``roles`` (and admin): 401 / 403 problems otherwise."""
     allowed = ", ".join((*roles, "admin"))
 
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.has_role(*roles):
-            raise ProblemError(
-                403,
-                "forbidden",
-                f"an API key with role {principal.role!r} may not call this endpoint (allowed: {allowed})",
-            )
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        principal = _principal(request, credentials)
+        _check_role(principal, roles, allowed)
         return principal
 
     dependency.__name__ = f"require_{'_'.join(roles) or 'any'}"
@@ -148,10 +168,16 @@ Auditor = Annotated[Principal, Depends(require_role("auditor"))]
 Admin = Annotated[Principal, Depends(require_role())]
 AnyRole = Annotated[Principal, Depends(authenticate)]
 
+_OPERATOR = ("operator",)
+_OPERATOR_ALLOWED = "operator, admin"
 
-async def rate_limited_operator(request: Request, principal: Operator) -> Principal:
+
+async def rate_limited_operator(request: Request, credentials: Credentials) -> Principal:
     """An operator (or admin) key with a token left in its bucket; 429 with Retry-After otherwise."""
-    limiter = get_state(request).limiter
+    principal = _principal(request, credentials)
+    _check_role(principal, _OPERATOR, _OPERATOR_ALLOWED)
+    state: ApiState = request.app.state.api
+    limiter = state.limiter
     wait = limiter.take(principal.key_id)
     if wait > 0:
         raise ProblemError(

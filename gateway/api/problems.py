@@ -307,7 +307,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body is not valid JSON text (e.g. not UTF-8)",
     401: "Missing or invalid API key (`WWW-Authenticate: Bearer`)",
     403: "The API key's role may not call this endpoint",
     404: "Not found",
@@ -319,6 +319,7 @@ _DESCRIPTIONS = {
     503: "A dependency (ledger node, keystore) is unavailable",
 }
 _EXAMPLES: dict[int, tuple[str, str, str]] = {
+    400: ("bad-request", "Bad Request", "There was an error parsing the body"),
     401: ("unauthorized", "Unauthorized", "an API key is required: send 'Authorization: Bearer <key>'"),
     403: ("forbidden", "Forbidden", "an API key with role 'auditor' may not call this endpoint"),
     404: ("not-found", "Not Found", "Not Found"),

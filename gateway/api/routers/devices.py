@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -96,7 +96,7 @@ def _entries(state: ApiState, core: str) -> list[dict[str, object]]:
 async def get_device(
     imei: str,
     _who: CheckLimited,
-    state: StateDep,
+    request: Request,
     explain: Annotated[
         bool, Query(description="also list every country's latest record with its batch, signer and tx")
     ] = False,
@@ -104,6 +104,7 @@ async def get_device(
     """May this device attach? `BLACKLISTED`, `GREYLISTED` or `WHITELISTED` under this gateway's
     policy, the countries behind it, and their records. `imei`: 14, 15 (Luhn-checked) or 16 digits,
     or a PEI (`imei-…`, `imeisv-…`)."""
+    state: ApiState = request.app.state.api  # not a dependency: this is the hot path
     core = parse_path_imei(imei)
     body = device_answer(state, core)
     if explain:
@@ -153,7 +154,7 @@ def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
     "/v1/devices/check",
     response_model=CheckOut,
     summary="Status of up to 10,000 devices",
-    responses=problem_responses(401, 403, 413, 422, 429),
+    responses=problem_responses(400, 401, 403, 413, 422, 429),
 )
 async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> JSONResponse:
     """Check many devices at once (≤ 10,000): one answer per identifier, in order; an invalid

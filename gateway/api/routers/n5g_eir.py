@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import CheckLimited, StateDep
+from gateway.api.deps import ApiState, CheckLimited
 from gateway.api.problems import PROBLEM_JSON, ProblemError, problem_example, problem_responses
 from gateway.api.schemas.n5g import EirResponseData
 from gateway.services.status import STATUS_NAMES
@@ -80,7 +80,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
 )
 async def get_equipment_status(
     _who: CheckLimited,
-    state: StateDep,
+    request: Request,
     pei: Annotated[
         str | None, Query(description="PEI of the UE: imei-<15 digits> or imeisv-<16 digits>")
     ] = None,
@@ -89,6 +89,7 @@ async def get_equipment_status(
     supported_features: Annotated[str | None, Query(alias="supported-features")] = None,
 ) -> JSONResponse:
     """Equipment status of a PEI: `WHITELISTED`, `GREYLISTED` or `BLACKLISTED`."""
+    state: ApiState = request.app.state.api  # not a dependency: this is the hot path
     if pei is None:
         raise _problem(
             400,

@@ -102,7 +102,7 @@ def _apply(state: StateDep, session: SessionDep, inputs: list[ReportInput]) -> l
                 }
             },
         },
-        **problem_responses(401, 403, 409, 413, 422),
+        **problem_responses(400, 401, 403, 409, 413, 422),
     },
 )
 def post_reports(
@@ -150,7 +150,7 @@ def _input(report: ReportIn) -> ReportInput:
     "/v1/reports/{imei}/recovery",
     response_model=ReportOut,
     summary="Recover a device this country reported",
-    responses=problem_responses(401, 403, 409, 422),
+    responses=problem_responses(400, 401, 403, 409, 422),
 )
 def post_recovery(
     imei: str,
