@@ -11,6 +11,7 @@ one, so several apps in one process, as in tests, do not collide) holding:
   ``crossblock_sync_lag_blocks`` (blocks behind the applicable chain head),
   ``crossblock_chain_head_block``, ``crossblock_sync_cursor_block``, ``crossblock_node_up``,
   ``crossblock_database_up``, ``crossblock_outbox_depth`` (records not yet in a batch),
+  ``crossblock_outbox_oldest_age_seconds`` (how long the oldest of them has waited),
   ``crossblock_quarantined_batches{state}`` (rejected | held),
   ``crossblock_published_batches{state}`` (signed | submitted | confirmed),
   ``crossblock_blocklist_feed_head`` (newest change id of the delta feed).
@@ -74,6 +75,12 @@ class _StateCollector(Collector):
             sync_block = facts.sync_block
             yield _gauge("crossblock_database_up", "1 if the gateway database answered", 1)
             yield _gauge("crossblock_outbox_depth", "reported records not yet in a batch", facts.outbox_depth)
+            age = 0.0 if facts.outbox_oldest is None else max(0.0, time.time() - facts.outbox_oldest)
+            yield _gauge(
+                "crossblock_outbox_oldest_age_seconds",
+                "age of the oldest record not yet in a batch (0: none)",
+                age,
+            )
             yield _by_state(
                 "crossblock_quarantined_batches",
                 "batches held back from the ledger view by verification (rejected) or behind one (held)",

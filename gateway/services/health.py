@@ -30,6 +30,7 @@ class Backlog:
 
     sync_block: int | None
     outbox_depth: int
+    outbox_oldest: int | None  # created_at (Unix seconds) of the oldest record not yet in a batch
     quarantined: dict[str, int]  # state (rejected | held) -> batches
     published: dict[str, int]  # state (signed | submitted | confirmed) -> batches
     feed_head: int
@@ -40,7 +41,7 @@ def backlog(*, engine: Engine) -> Backlog:
     with engine.connect() as conn:
         sql = Sql(conn)
         cursor = read_cursor(conn)
-        outbox = int(sql.one("SELECT count(*) FROM outbox WHERE batch_seq IS NULL")[0])
+        outbox, oldest = sql.one("SELECT count(*), min(created_at) FROM outbox WHERE batch_seq IS NULL")
         quarantined = {
             str(s): int(n) for s, n in sql.all("SELECT state, count(*) FROM quarantine GROUP BY state")
         }
@@ -50,7 +51,8 @@ def backlog(*, engine: Engine) -> Backlog:
         head = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0])
     return Backlog(
         sync_block=None if cursor is None else cursor[0],
-        outbox_depth=outbox,
+        outbox_depth=int(outbox),
+        outbox_oldest=None if oldest is None else int(oldest),
         quarantined=quarantined,
         published=published,
         feed_head=head,

@@ -142,13 +142,21 @@ def test_metrics_gauges_follow_outbox_publication_and_sync(ops: Ops):
     india, brazil = ops.india, ops.brazil
     items = [{"imei": d, "kind": "LOST"} for d in DEVICES]
     assert india.http.post("/v1/reports", json=items, headers=india.auth("regulator")).json()["applied"] == 2
+    with india.gateway.engine.connect() as conn:
+        oldest = conn.exec_driver_sql(
+            "SELECT min(created_at) FROM outbox WHERE batch_seq IS NULL"
+        ).scalar_one()
+    before = time.time()
     samples = scrape(india)
+    after = time.time()
     assert samples[("crossblock_outbox_depth", ())] == 2
+    assert before - oldest <= samples[("crossblock_outbox_oldest_age_seconds", ())] <= after - oldest
     confirmed = ("crossblock_published_batches", (("state", "confirmed"),))
     published_before = samples[confirmed]
     india.gateway.publish()
     samples = scrape(india)
     assert samples[("crossblock_outbox_depth", ())] == 0
+    assert samples[("crossblock_outbox_oldest_age_seconds", ())] == 0
     assert samples[confirmed] == published_before + 1
     # BR has not synced IN's new batch: it lags by the blocks since its cursor.
     lagging = scrape(brazil)
