@@ -10,24 +10,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('device_status', schema=None) as batch_op:
+    with op.batch_alter_table("device_status", schema=None) as batch_op:
         batch_op.create_index(
-            'ix_device_status_listed',
-            ['imei', 'status', 'origins'],
+            "ix_device_status_listed",
+            ["imei", "status", "origins"],
             unique=False,
-            sqlite_where=sa.text('status != 0'),
-            postgresql_where=sa.text('status != 0'),
+            sqlite_where=sa.text("status != 0"),
+            postgresql_where=sa.text("status != 0"),
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('device_status', schema=None) as batch_op:
-        batch_op.drop_index('ix_device_status_listed')
+    with op.batch_alter_table("device_status", schema=None) as batch_op:
+        batch_op.drop_index("ix_device_status_listed")
