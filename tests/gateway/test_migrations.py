@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, inspect, text
 
 from gateway.db.engine import alembic_config, make_engine, migrate
 from gateway.db.models import Base
+from ledger_node.paths import REPO_ROOT
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -51,4 +54,22 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(empty_engine: Engine)
     command.downgrade(alembic_config(empty_engine), "base")
     assert set(inspect(empty_engine).get_table_names()) <= {"alembic_version"}
     migrate(empty_engine)
+    assert schema_diff(empty_engine) == []
+
+
+def test_concurrent_first_migrations_both_succeed(empty_engine: Engine) -> None:
+    """Two processes migrating a new database at once (``crossblock sync`` and ``publish`` started
+    together): the second waits for the first and finds the schema at head."""
+    url = empty_engine.url.render_as_string(hide_password=False)
+    script = (
+        "import sys\nfrom gateway.db.engine import make_engine, migrate\nmigrate(make_engine(sys.argv[1]))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url], cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
     assert schema_diff(empty_engine) == []
