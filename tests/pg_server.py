@@ -29,6 +29,8 @@ BIN_ENV = "CROSSBLOCK_PG_BIN"
 SEARCH_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "crossblock"
 SHARED = "crossblock_test"
+#: Temporary directory of a cluster, and the file in it naming the pid of the test session.
+ROOT_PREFIX, OWNER_FILE = "crossblock-pg-", "owner.pid"
 
 
 class PostgresUnavailableError(RuntimeError):
@@ -70,6 +72,28 @@ def _server_user() -> str | None:
     raise PostgresUnavailableError("running as root and neither a postgres nor a nobody account exists")
 
 
+def stop_orphans(bindir: Path) -> None:
+    """Stop and remove the clusters of test sessions that died without stopping theirs (killed)."""
+    for root in Path(tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
+        try:
+            owner = int((root / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        try:
+            os.kill(owner, 0)
+            continue  # its session is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        if (root / "data" / "postmaster.pid").exists():
+            pg_ctl = [str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"]
+            user = _server_user()
+            cmd = pg_ctl if user is None else ["runuser", "-u", user, "--", *pg_ctl]
+            subprocess.run(cmd, capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 class PostgresServer:
     """A running cluster; :meth:`database` hands out fresh migrated databases."""
 
@@ -77,7 +101,7 @@ class PostgresServer:
         self.bindir = bindir
         self.port = port
         self.user = _server_user()
-        self.root = Path(tempfile.mkdtemp(prefix="crossblock-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         self.data = self.root / "data"
         self.socket_dir = self.root / "sock"
         self._names = itertools.count(1)
@@ -94,6 +118,8 @@ class PostgresServer:
 
     def start(self) -> None:
         """initdb and start the server (fsync off: a test cluster needs no durability)."""
+        stop_orphans(self.bindir)
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         self.socket_dir.mkdir()
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
