@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from gateway.services.apply import apply_batch
+from gateway.services.apply import apply_batch, rewind_above
 from gateway.services.status import Policy
 from gateway.services.verify import VerifiedBatch
 from ledger_node.events import BatchEvent, LogPosition
@@ -34,6 +34,7 @@ class LedgerWriter:
         self.policy = policy
         self.seqs: dict[str, int] = {}
         self.block = 0
+        self.applied: list[tuple[int, str, int]] = []  # (block, country, seq)
 
     def apply(self, country: str, entries: Sequence[tuple[str, Kind]]) -> int:
         """Apply ``country``'s next batch of ``(imei core, kind)``; returns the status changes."""
@@ -58,4 +59,20 @@ class LedgerWriter:
             result = apply_batch(
                 conn, VerifiedBatch(event=event, head=os.urandom(32), records=decoded), policy=self.policy
             )
+        self.applied.append((self.block, country, seq))
         return result.status_changes
+
+    def rewind(self, blocks: int) -> int:
+        """A reorganisation: undo the batches of the last ``blocks`` blocks as the syncer does.
+
+        Returns the block rewound to; later batches continue each country's log from there.
+        """
+        target = max(0, self.block - blocks)
+        with self.engine.begin() as conn:
+            rewind_above(conn, block=target, policy=self.policy)
+        self.applied = [a for a in self.applied if a[0] <= target]
+        self.seqs = {}
+        for _block, country, seq in self.applied:
+            self.seqs[country] = max(seq, self.seqs.get(country, 0))
+        self.block = target
+        return target

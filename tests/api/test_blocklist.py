@@ -40,18 +40,24 @@ POOL = [f"35{n:012d}" for n in range(0, 24_000, 1_000)]  # 24 IMEI cores
 
 
 class Model:
-    """The expected blocklist: latest kind per (IMEI, country), folded."""
+    """The expected blocklist: latest kind per (IMEI, country) over the batches applied, folded."""
 
     def __init__(self) -> None:
-        self.latest: dict[tuple[str, str], Kind] = {}
+        self.batches: list[tuple[int, str, list[tuple[str, Kind]]]] = []  # (block, country, entries)
 
-    def apply(self, country: str, entries: list[tuple[str, Kind]]) -> None:
-        for imei, kind in entries:
-            self.latest[(imei, country)] = kind
+    def apply(self, block: int, country: str, entries: list[tuple[str, Kind]]) -> None:
+        self.batches.append((block, country, entries))
+
+    def rewind(self, block: int) -> None:
+        self.batches = [b for b in self.batches if b[0] <= block]
 
     def blocklist(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        latest: dict[tuple[str, str], Kind] = {}
+        for _block, country, entries in self.batches:
+            for core, kind in entries:
+                latest[(core, country)] = kind
         per: dict[str, list[tuple[str, str]]] = {}
-        for (imei, cc), kind in self.latest.items():
+        for (imei, cc), kind in latest.items():
             status = BLOCKING.get(kind)
             if status is not None:
                 per.setdefault(imei, []).append((status, cc))
@@ -128,7 +134,7 @@ def test_snapshot_lists_blocked_imeis_in_order_with_origins_in_both_formats(engi
         ("IN", [(c, Kind.RECOVERED)]),  # c back to WHITELISTED: not in the snapshot
     ]:
         writer.apply(cc, entries)
-        model.apply(cc, entries)
+        model.apply(writer.block, cc, entries)
     with open_snapshot(engine=engine, chunk=2) as snap:
         text = b"".join(snap.csv()).decode()
     rows = list(csv.reader(io.StringIO(text)))
@@ -198,6 +204,7 @@ OPS = st.lists(
         st.tuples(st.just("apply"), st.sampled_from(COUNTRIES), BATCH),
         st.tuples(st.just("read"), st.integers(1, 6), st.just(None)),
         st.tuples(st.just("snapshot"), st.integers(1, 5), st.just(None)),
+        st.tuples(st.just("rewind"), st.integers(1, 3), st.just(None)),
     ),
     max_size=25,
 )
@@ -205,7 +212,9 @@ OPS = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
-def test_following_the_feed_ends_with_exactly_the_snapshot(template: Path, tmp_path: Path, ops: list) -> None:
+def test_following_the_feed_ends_with_exactly_the_snapshot_across_applies_and_reorgs(
+    template: Path, tmp_path: Path, ops: list
+) -> None:
     path = tmp_path / f"p{len(list(tmp_path.iterdir()))}.sqlite"
     shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")
@@ -217,7 +226,9 @@ def test_following_the_feed_ends_with_exactly_the_snapshot(template: Path, tmp_p
             if op == "apply":
                 entries = [(POOL[i], kind) for i, kind in batch]
                 writer.apply(arg, entries)
-                model.apply(arg, entries)
+                model.apply(writer.block, arg, entries)
+            elif op == "rewind":  # a reorganisation undoes the last blocks' batches
+                model.rewind(writer.rewind(arg))
             elif op == "read":
                 from_start.step(engine, arg)
                 if from_snapshot is not None:
