@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
@@ -142,3 +143,18 @@ class Follower:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def write_config(net: Devnet, path: Path, data_dir: Path, **extra: Any) -> Path:
+    """A TOML config for a gateway on ``net`` with a database of its own in ``data_dir``."""
+    deployment = net.deployment()
+    values: dict[str, Any] = {
+        "rpc_url": net.rpc_url,
+        "ledger_address": deployment.ledger,
+        "deploy_block": deployment.deploy_block,
+        "data_dir": str(data_dir),
+        "honours": sorted(deployment.countries),
+    }
+    values.update(extra)
+    path.write_text(tomli_w.dumps(values), encoding="utf-8")
+    return path

@@ -6,17 +6,17 @@ tests run them); the other commands run in-process through typer's CliRunner.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from gateway.cli.common import EXIT_AUDIT_FAILED, EXIT_ERROR, EXIT_QUARANTINED
 from ledger_node.devnet import Devnet
 from ledger_node.identifiers import imei15
-from tests.cli.helpers import Cli, Follower, crossblock, flat
+from tests.cli.helpers import Cli, Follower, crossblock, flat, write_config
 from tests.integration.rpc_proxy import rpc_proxy
 
 pytestmark = pytest.mark.anvil
@@ -174,19 +174,7 @@ def test_tampered_batch_is_quarantined_exit_4_and_audit_fails_exit_5(
     cli: Cli, cli_devnet: Devnet, tmp_path: Path
 ) -> None:
     net = cli_devnet
-    deployment = net.deployment()
-    config = tmp_path / "ke.toml"
-    config.write_text(
-        tomli_w.dumps(
-            {
-                "ledger_address": deployment.ledger,
-                "deploy_block": deployment.deploy_block,
-                "data_dir": str(tmp_path / "ke"),
-                "honours": ["IN", "BR", "KE", "DE"],
-            }
-        ),
-        encoding="utf-8",
-    )
+    config = write_config(net, tmp_path / "ke.toml", tmp_path / "ke")
     report(cli, "IN", new_imei(), "STOLEN")
     report(cli, "IN", new_imei(), "STOLEN")
     assert cli("publish", "-c", "IN").exit_code == 0
@@ -198,7 +186,7 @@ def test_tampered_batch_is_quarantined_exit_4_and_audit_fails_exit_5(
     assert "quarantined:" in lied_to.stderr
     assert "1 quarantined" in flat(lied_to.stdout)
 
-    audit = cli("audit", "verify", "-c", "KE", "--config", str(config), CROSSBLOCK_RPC_URL=net.rpc_url)
+    audit = cli("audit", "verify", "-c", "KE", "--config", str(config))
     assert audit.exit_code == EXIT_AUDIT_FAILED, audit.output
     assert "FAILED" in audit.stdout
     assert f"IN#{seq}" in audit.stdout
@@ -214,3 +202,29 @@ def test_tampered_batch_is_quarantined_exit_4_and_audit_fails_exit_5(
     )
     assert data["ok"] is False
     assert any(d["seq"] == seq and "quarantined" in d["message"] for d in data["discrepancies"])
+
+
+def test_console_script_sync_with_spawned_verification_workers(
+    cli: Cli, cli_devnet: Devnet, tmp_path: Path
+) -> None:
+    """A chunk of >= 20,000 records is verified in worker processes started with spawn, which
+    re-import the console script: the command must finish, apply everything and exit cleanly."""
+    net = cli_devnet
+    snapshot = tmp_path / "big.csv"
+    cores = {f"{int.from_bytes(os.urandom(8), 'big') % 10**14:014d}" for _ in range(20_500)}
+    rows = [f"{imei15(core)},STOLEN,2026-01-01," for core in sorted(cores)[:20_000]]
+    snapshot.write_text("imei,kind,reported_at,case_ref\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    imported = cli("register", "import", str(snapshot), "-c", "BR")
+    assert imported.exit_code == 0, imported.output
+    published = crossblock(net, "publish", "-c", "BR", CROSSBLOCK_BATCH_SIZE="10000")
+    assert published.returncode == 0, published.stderr
+    assert "(20000 records) published" in published.stdout
+
+    config = write_config(net, tmp_path / "de.toml", tmp_path / "de")
+    synced = crossblock(net, "sync", "-c", "DE", "--config", str(config), "--workers", "1", timeout=300)
+    assert synced.returncode == 0, synced.stderr
+    assert "Traceback" not in synced.stderr
+    assert "│ BR " in synced.stdout
+    audit = crossblock(net, "audit", "verify", "-c", "DE", "--config", str(config), "--log", "BR", "--json")
+    assert audit.returncode == 0, audit.stdout
+    assert json.loads(audit.stdout)["records_checked"] >= 20_000
