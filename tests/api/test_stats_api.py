@@ -3,6 +3,8 @@ attempts split domestic vs cross-border, as seen by BR's gateway (honours BR, DE
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ledger_node.record import Kind
@@ -81,3 +83,54 @@ def test_stats_roles(api: Api):
     assert "regulator, auditor, admin" in refused.json()["detail"]
     for role in ("regulator", "auditor", "admin"):
         assert api.client.get("/v1/stats", headers=api.auth(role)).status_code == 200, role
+
+
+# The OpenAPI document of the blocklist, auditor, statistics and operations endpoints.
+AUTHENTICATED = [
+    ("get", "/v1/blocklist"),
+    ("get", "/v1/blocklist/changes"),
+    ("get", "/v1/devices/{imei}/history"),
+    ("get", "/v1/countries/{cc}/batches"),
+    ("post", "/v1/audit/verify"),
+    ("get", "/v1/audit/jobs/{job_id}"),
+    ("get", "/v1/stats"),
+]
+UNAUTHENTICATED = [("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")]
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _example(spec: dict[str, Any], media: dict[str, Any]) -> Any:
+    return (
+        media.get("example")
+        or media.get("examples")
+        or _resolve(spec, media.get("schema", {})).get("examples")
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED + UNAUTHENTICATED)
+def test_openapi_documents_roles_examples_and_problems(api: Api, method: str, path: str):
+    spec = api.client.get("/openapi.json").json()
+    operation = spec["paths"][path][method]
+    assert operation["summary"]
+    assert operation["description"]
+    if (method, path) in AUTHENTICATED:
+        assert operation["security"] == [{"HTTPBearer": []}]
+        assert "Role" in operation["description"]
+        assert {"401", "403"} <= set(operation["responses"])
+    else:
+        assert "security" not in operation
+        assert "No API key" in operation["description"]
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        assert _example(spec, media), "request body without example"
+    for status, response in operation["responses"].items():
+        assert response["content"], status
+        for media_type, media in response["content"].items():
+            assert _example(spec, media), f"{status} {media_type} without example"
+            if status.startswith(("4", "5")):
+                assert media_type == "application/problem+json", status
+                assert media["example"]["status"] == int(status)

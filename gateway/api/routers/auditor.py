@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -206,7 +206,18 @@ def _job_out(job: AuditJob) -> dict[str, Any]:
     },
 )
 async def post_audit_verify(
-    _who: Auditor, context: ContextDep, request: Request, body: AuditVerifyIn | None = None
+    _who: Auditor,
+    context: ContextDep,
+    request: Request,
+    body: Annotated[
+        AuditVerifyIn | None,
+        Body(
+            openapi_examples={
+                "all": {"summary": "every country and the derived status tables", "value": {}},
+                "one": {"summary": "one country's log", "value": {"country": "IN"}},
+            }
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Re-read the ledger from the chain, re-verify every batch (seq, head chain, records hash,
     Merkle root, signature by a key active at that block) and compare the database byte for byte,

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import StateDep
-from gateway.api.problems import PROBLEM_JSON, Problem, problem_type
+from gateway.api.problems import PROBLEM_JSON, PROBLEM_SCHEMA, problem_type
 from gateway.api.routers.auditor import make_audit_jobs
 from gateway.api.schemas.operations import HealthOut, ReadyOut
 from gateway.metrics import CONTENT_TYPE, GatewayMetrics, MetricsMiddleware
@@ -49,6 +49,7 @@ async def healthz(state: StateDep) -> dict[str, Any]:
             "description": "Not ready: a problem document whose `checks` say which check failed",
             "content": {
                 PROBLEM_JSON: {
+                    "schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"},
                     "example": {
                         "type": problem_type("not-ready"),
                         "title": "Service Unavailable",
@@ -63,7 +64,6 @@ async def healthz(state: StateDep) -> dict[str, Any]:
                     }
                 }
             },
-            "model": Problem,
         }
     },
 )
