@@ -116,7 +116,7 @@ class DeviceStatus(Base):
     __tablename__ = "device_status"
     imei: Mapped[str] = mapped_column(String(14), primary_key=True)
     status: Mapped[int] = mapped_column(Integer)
-    origins: Mapped[str] = mapped_column(String(64))  # comma-separated countries behind the status
+    origins: Mapped[str] = mapped_column(Text)  # comma-separated countries behind the status (any number)
     change_id: Mapped[int] = mapped_column(BigInteger, index=True)
     # Covers the blocklist snapshot (listed rows in IMEI order) so it reads no table rows.
     __table_args__ = (

@@ -56,15 +56,13 @@ LEDGER = "0x" + "ab" * 20
 KEY = LocalSigner(bytes.fromhex("33" * 32))
 ALL = ("IN", "BR", "KE", "DE")
 A, B, C = "35000000000001", "35000000000002", "35000000000003"
-POLICY = Policy.make(
-    honours=["IN", "BR", "KE"],
-    kind_status={
-        "STOLEN": "BLACKLISTED",
-        "LOST": "BLACKLISTED",
-        "INVALID": "BLACKLISTED",
-        "DUPLICATED": "GREYLISTED",
-    },
-)
+POLICY_KINDS = {
+    "STOLEN": "BLACKLISTED",
+    "LOST": "BLACKLISTED",
+    "INVALID": "BLACKLISTED",
+    "DUPLICATED": "GREYLISTED",
+}
+POLICY = Policy.make(honours=["IN", "BR", "KE"], kind_status=POLICY_KINDS)
 
 
 # ------------------------------------------------------------------------------------- pure fold
@@ -251,6 +249,18 @@ def test_two_countries_block_one_recovers_the_other_remains_origin(db, ledger):
     assert status_of(db, A) == (BLACKLISTED, "KE")
     ledger.publish("KE", [(A, Kind.RECOVERED)])
     assert status_of(db, A) == (WHITELISTED, "")
+
+
+def test_an_imei_blocked_by_every_member_lists_them_all_as_origins(db, ledger):
+    # A cloned IMEI may be reported by very many countries: the origins column holds them all.
+    members = sorted({a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "AEIOU"})[:120]
+    policy = Policy.make(honours=members, kind_status=dict(POLICY_KINDS))
+    for cc in members:
+        ledger.publish(cc, [(A, Kind.DUPLICATED)], policy)
+    assert status_of(db, A) == (GREYLISTED, ",".join(members))
+    lookup = StatusLookup(db.engine)
+    assert lookup.status(A) == (GREYLISTED, ",".join(members))
+    lookup.close()
 
 
 def test_records_of_a_country_not_honoured_are_stored_but_ignored(db, ledger):
