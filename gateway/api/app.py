@@ -32,6 +32,7 @@ from fastapi.openapi.utils import get_openapi
 from gateway.api.auth import KeyCache, RateLimiter
 from gateway.api.checks import CheckCounter
 from gateway.api.deps import ApiState
+from gateway.api.fastlane import install_fast_lane
 from gateway.api.problems import Problem, install_problem_handlers, openapi_components, problem_responses
 from gateway.api.routers import ROUTERS
 from gateway.api.routers.operations import install as install_operations
@@ -106,6 +107,7 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_fast_lane(app, state)  # first: innermost of the middlewares
     install_operations(app)  # metrics registry and middleware, audit jobs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -39,10 +40,17 @@ class CheckCounter:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._day = ""
+        self._day_ends = 0.0
 
-    @staticmethod
-    def _today() -> str:
-        return datetime.now(UTC).date().isoformat()
+    def _today(self) -> str:
+        """The UTC day, recomputed only when the clock passes the next midnight."""
+        now = time.time()
+        if now >= self._day_ends:
+            day = datetime.fromtimestamp(now, UTC).date()
+            self._day = day.isoformat()
+            self._day_ends = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + 86_400
+        return self._day
 
     def add(self, status: int, origins: str, count: int = 1) -> None:
         """Count ``count`` checks answered ``status`` because of ``origins`` (comma-separated)."""

@@ -48,7 +48,9 @@ __all__ = [
     "Regulator",
     "SessionDep",
     "StateDep",
+    "check_caller",
     "get_state",
+    "principal_of",
     "require_role",
 ]
 
@@ -107,8 +109,8 @@ _bearer = HTTPBearer(auto_error=False, description="an API key from `crossblock 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    token = credentials.credentials.strip() if credentials is not None else ""
+def principal_of(state: ApiState, token: str) -> Principal:
+    """The principal of a bearer ``token`` (empty: none sent), or a 401 problem."""
     if not token:
         raise ProblemError(
             401,
@@ -116,7 +118,6 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
             "an API key is required: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": _REALM},
         )
-    state: ApiState = request.app.state.api
     principal = state.keys.lookup(token)
     if principal is None:
         raise ProblemError(
@@ -126,6 +127,11 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
             headers={"WWW-Authenticate": _REALM + ', error="invalid_token"'},
         )
     return principal
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return principal_of(request.app.state.api, token)
 
 
 def _check_role(principal: Principal, roles: tuple[str, ...], allowed: str) -> None:
@@ -172,11 +178,14 @@ _OPERATOR = ("operator",)
 _OPERATOR_ALLOWED = "operator, admin"
 
 
-async def rate_limited_operator(request: Request, credentials: Credentials) -> Principal:
-    """An operator (or admin) key with a token left in its bucket; 429 with Retry-After otherwise."""
-    principal = _principal(request, credentials)
+def check_caller(state: ApiState, token: str) -> Principal:
+    """The caller of a check endpoint: an operator (or admin) key with a token left in its bucket.
+
+    401 / 403 / 429 (with ``Retry-After``) problems otherwise. Shared by the dependency below and
+    the fast lane of :mod:`gateway.api.fastlane`.
+    """
+    principal = principal_of(state, token)
     _check_role(principal, _OPERATOR, _OPERATOR_ALLOWED)
-    state: ApiState = request.app.state.api
     limiter = state.limiter
     wait = limiter.take(principal.key_id)
     if wait > 0:
@@ -187,6 +196,12 @@ async def rate_limited_operator(request: Request, credentials: Credentials) -> P
             headers={"Retry-After": limiter.retry_after(wait)},
         )
     return principal
+
+
+async def rate_limited_operator(request: Request, credentials: Credentials) -> Principal:
+    """An operator (or admin) key with a token left in its bucket; 429 with Retry-After otherwise."""
+    token = credentials.credentials.strip() if credentials is not None else ""
+    return check_caller(request.app.state.api, token)
 
 
 CheckLimited = Annotated[Principal, Depends(rate_limited_operator)]

@@ -65,6 +65,7 @@ __all__ = [
     "invalid_field",
     "item_problem",
     "openapi_components",
+    "problem_body",
     "problem_example",
     "problem_response",
     "problem_responses",
@@ -202,16 +203,26 @@ def problem_response(
     extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     """Build the ``application/problem+json`` response."""
+    body = problem_body(
+        status=status, slug=slug, title=title, detail=detail, instance=request.url.path, extra=extra
+    )
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+
+
+def problem_body(
+    *, status: int, slug: str, title: str, detail: str, instance: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The problem document (RFC 9457 members, then ``extra``)."""
     body: dict[str, Any] = {
         "type": problem_type(slug),
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
     }
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON)
+    return body
 
 
 def _field_name(loc: Sequence[int | str]) -> tuple[str, str]:
