@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import signal
 import sys
@@ -87,6 +88,13 @@ ImeiArg = Annotated[
         show_default=False,
     ),
 ]
+
+
+def configure_logging(verbosity: int) -> None:
+    """Log records to stderr: warnings by default, ``-v`` info, ``-vv`` debug."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
 
 
 def context(country: str, config: Path | None) -> GatewayContext:

@@ -23,12 +23,14 @@ app = typer.Typer(
 
 
 class ReportKind(StrEnum):
-    """Kinds a regulator reports (RECOVERED and WITHDRAWN have their own commands)."""
+    """Record kinds; RECOVERED and WITHDRAWN are the same as `report recover` / `report withdraw`."""
 
     STOLEN = "STOLEN"
     LOST = "LOST"
     DUPLICATED = "DUPLICATED"
     INVALID = "INVALID"
+    RECOVERED = "RECOVERED"
+    WITHDRAWN = "WITHDRAWN"
 
 
 def _when(value: str) -> int:
@@ -84,22 +86,30 @@ def add(
         ),
     ] = "",
 ) -> None:
-    """Report an IMEI STOLEN, LOST, DUPLICATED or INVALID.
+    """Report an IMEI STOLEN, LOST, DUPLICATED or INVALID (or RECOVERED / WITHDRAWN, see below).
 
     Repeating an identical report is a no-op; a different kind updates this country's entry (e.g.
-    LOST → STOLEN). Exit codes: 0 done (or nothing to do), 1 rejected, 2 bad IMEI or option.
+    LOST → STOLEN). --kind RECOVERED and WITHDRAWN clear this country's own entry, exactly like
+    `report recover` and `report withdraw` (--case-ref is then ignored): another country's block can
+    never be cleared. Exit codes: 0 done (or nothing to do), 1 rejected, 2 bad IMEI or option.
     """
     with gateway(country, config) as ctx:
-        result = in_transaction(
-            ctx.sessions,
-            add_report,
-            country=ctx.settings.country,
-            imei=imei,
-            kind=kind.value,
-            reported_at=reported_at,
-            case_ref=case_ref,
-        )
-        _show(ctx.settings.country, result, "reported")
+        cc = ctx.settings.country
+        if kind is ReportKind.RECOVERED:
+            result = in_transaction(ctx.sessions, recover, country=cc, imei=imei, reported_at=reported_at)
+        elif kind is ReportKind.WITHDRAWN:
+            result = in_transaction(ctx.sessions, withdraw, country=cc, imei=imei, reported_at=reported_at)
+        else:
+            result = in_transaction(
+                ctx.sessions,
+                add_report,
+                country=cc,
+                imei=imei,
+                kind=kind.value,
+                reported_at=reported_at,
+                case_ref=case_ref,
+            )
+        _show(cc, result, "marked" if kind in (ReportKind.RECOVERED, ReportKind.WITHDRAWN) else "reported")
 
 
 @app.command("recover")

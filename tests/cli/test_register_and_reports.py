@@ -127,3 +127,16 @@ def test_check_of_an_unlisted_imei_is_whitelisted(offline_config: Path) -> None:
     assert f"IMEI {D}: WHITELISTED" in plain.stdout
     history = Cli().json("history", D, "-c", "BR", "--config", str(offline_config))
     assert history == []
+
+
+def test_report_add_with_a_clearing_kind_is_recover_or_withdraw(offline_config: Path) -> None:
+    cli = Cli()
+    config = ["-c", "IN", "--config", str(offline_config)]
+    refused = cli("report", "add", C, "--kind", "RECOVERED", *config)
+    assert refused.exit_code == EXIT_ERROR
+    assert "no active entry of this country to recover" in flat(refused.stderr)
+    assert cli("report", "add", C, "--kind", "LOST", *config).exit_code == 0
+    cleared = cli("report", "add", C, "--kind", "withdrawn", *config)
+    assert cleared.exit_code == 0, cleared.output
+    assert "marked WITHDRAWN (was LOST)" in flat(cleared.stdout)
+    assert cli.json("stats", *config)["register"] == {"WITHDRAWN": 1}
