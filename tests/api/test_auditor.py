@@ -7,15 +7,22 @@ gateway syncs and answers the auditor.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from gateway.errors import AuditBusyError, SyncError
+from gateway.services.audit import AuditReport
+from gateway.services.audit_jobs import AuditJobs
 from ledger_node.devnet import Devnet
+from ledger_node.errors import NodeUnavailableError
 from ledger_node.identifiers import imei15, parse_imei
 from tests.api.devnet_app import DevnetApi, devnet_of_own, open_app
 from tests.conftest import free_port
@@ -229,3 +236,79 @@ def test_auditor_endpoints_admit_auditor_and_admin_only(world: World, method: st
         assert r.json()["type"] == "urn:crossblock:problem:forbidden"
     for role in ("auditor", "admin"):
         assert br.http.request(method, path, headers=br.auth(role)).status_code in (200, 404), role
+
+
+def test_any_worker_answers_the_status_url(world: World):
+    # Two apps on one data directory stand for two worker processes of one `crossblock serve`.
+    with open_app(world.net, "BR", world.root / "BR", audit_sync_wait_seconds=60.0) as other:
+        job = world.brazil.http.post("/v1/audit/verify", json={}, headers=world.brazil.auth("auditor")).json()
+        seen = other.http.get(job["status_url"], headers=world.brazil.auth("auditor"))
+        assert seen.status_code == 200, seen.text
+        assert seen.json() == job
+
+
+def test_a_job_whose_process_died_is_reported_failed(world: World):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store = world.root / "BR" / "audit-jobs"
+    job_id = "00112233445566ff"
+    state = {
+        "id": job_id, "state": "running", "country": None, "started_at": 1.0, "finished_at": None,
+        "batches_checked": 1, "records_checked": 3, "report": None, "error": None, "pid": gone.pid,
+    }  # fmt: skip
+    (store / f"{job_id}.json").write_text(json.dumps(state), encoding="utf-8")
+    r = world.brazil.http.get(f"/v1/audit/jobs/{job_id}", headers=world.brazil.auth("auditor"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["batches_checked"]) == ("failed", 1)
+    assert "stopped" in r.json()["error"]
+
+
+# --------------------------------------------------------------------------- the job runner itself
+
+
+class Gate:
+    """An audit runner that blocks until released, and counts its runs."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.runs: list[str | None] = []
+
+    def __call__(self, country: str | None, progress: Callable[[AuditReport], None]) -> AuditReport:
+        self.runs.append(country)
+        report = AuditReport(country=country, batches_checked=1, records_checked=2)
+        progress(report)
+        if not self.release.wait(30):
+            raise SyncError("never released")
+        return report
+
+
+def test_job_runner_dedupes_a_scope_bounds_concurrency_and_persists(tmp_path: Path):
+    gate = Gate()
+    jobs = AuditJobs(gate, store=tmp_path, max_running=2)
+    first = jobs.start(country="in")
+    assert jobs.start(country="IN") is first
+    second = jobs.start()
+    with pytest.raises(AuditBusyError):
+        jobs.start(country="KE")
+    assert first.state == second.state == "running"
+    gate.release.set()
+    assert first.wait(30)
+    assert second.wait(30)
+    assert sorted(gate.runs, key=str) == ["IN", None]
+    assert (first.state, first.report is not None, first.error) == ("succeeded", True, None)
+    elsewhere = AuditJobs(gate, store=tmp_path)
+    assert elsewhere.get(first.id) is None
+    assert elsewhere.status(first.id) == first.to_dict()
+    assert elsewhere.status("../../etc/passwd") is None
+    assert jobs.start(country="KE").country == "KE"  # a slot is free again
+
+
+def test_job_runner_keeps_the_error_of_a_failed_audit(tmp_path: Path):
+    def offline(_country: str | None, _progress: Callable[[AuditReport], None]) -> AuditReport:
+        raise NodeUnavailableError("no node")
+
+    job = AuditJobs(offline, store=tmp_path).start()
+    assert job.wait(30)
+    assert (job.state, job.error) == ("failed", "NodeUnavailableError: no node")
+    assert isinstance(job.exception, NodeUnavailableError)
+    assert AuditJobs(offline, store=tmp_path).status(job.id)["state"] == "failed"

@@ -22,7 +22,7 @@ from gateway.api.schemas.auditor import AuditJobOut, AuditVerifyIn, CountryBatch
 from gateway.api.schemas.common import MAX_INT64
 from gateway.context import GatewayContext
 from gateway.services.audit import AuditReport, audit_verify
-from gateway.services.audit_jobs import FAILED, AuditJob, AuditJobs
+from gateway.services.audit_jobs import FAILED, AuditJobs
 from gateway.services.country_log import country_log
 from gateway.services.history import device_history
 from ledger_node.identifiers import imei15
@@ -50,7 +50,7 @@ def make_audit_jobs(context: GatewayContext) -> AuditJobs:
             progress=progress,
         )
 
-    return AuditJobs(run)
+    return AuditJobs(run, store=context.settings.data_dir / "audit-jobs")
 
 
 def audit_jobs(request: Request) -> AuditJobs:
@@ -162,35 +162,8 @@ def get_country_batches(
     }
 
 
-def _job_out(job: AuditJob) -> dict[str, Any]:
-    report = job.report
-    return {
-        "id": job.id,
-        "state": job.state,
-        "country": job.country,
-        "status_url": _JOB_PATH.format(job_id=job.id),
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "batches_checked": job.batches_checked,
-        "records_checked": job.records_checked,
-        "report": None
-        if report is None
-        else {
-            "ok": report.ok,
-            "country": report.country,
-            "from_block": report.from_block,
-            "to_block": report.to_block,
-            "batches_checked": report.batches_checked,
-            "records_checked": report.records_checked,
-            "discrepancies": [
-                {"country": d.country, "seq": d.seq, "index": d.idx, "message": d.message}
-                for d in report.discrepancies
-            ],
-            "notes": report.notes,
-            "seconds": report.seconds,
-        },
-        "error": job.error,
-    }
+def _job_out(job: dict[str, Any]) -> dict[str, Any]:
+    return {**job, "status_url": _JOB_PATH.format(job_id=job["id"])}
 
 
 @router.post(
@@ -233,7 +206,7 @@ async def post_audit_verify(
         raise job.exception
     status = 200 if finished else 202
     headers = {} if finished else {"Location": _JOB_PATH.format(job_id=job.id)}
-    return JSONResponse(_job_out(job), status_code=status, headers=headers)
+    return JSONResponse(_job_out(job.to_dict()), status_code=status, headers=headers)
 
 
 @router.get(
@@ -248,11 +221,11 @@ def get_audit_job(
     request: Request,
 ) -> dict[str, Any]:
     """The audit job: `running` (with progress), `succeeded` (with `report`; `report.ok` is the
-    verdict) or `failed` (with `error`). Jobs are kept in memory by the gateway process (the latest
-    100). Role: auditor."""
-    job = audit_jobs(request).get(job_id)
+    verdict) or `failed` (with `error`). Any worker of the gateway answers (job states are kept in
+    the data directory, the latest 100). Role: auditor."""
+    job = audit_jobs(request).status(job_id)
     if job is None:
         raise ProblemError(
-            404, "not-found", f"no audit job {job_id!r} (jobs are kept in memory, the latest 100)"
+            404, "not-found", f"no audit job {job_id!r} (the latest 100 jobs are kept)"
         )
     return _job_out(job)
