@@ -22,6 +22,7 @@ from ledger_node.devnet import Devnet
 from ledger_node.identifiers import imei15
 from ledger_node.paths import REPO_ROOT
 from tests.api import threegpp
+from tests.api.devnet_app import devnet_of_own
 from tests.conftest import free_port
 from tests.integration.gateways import CROSSBLOCK, DevnetGateway
 
@@ -64,6 +65,13 @@ def wait_until_up(http: httpx.Client, process: subprocess.Popen[str], log: Path)
             pass
         time.sleep(0.2)
     raise AssertionError(f"crossblock serve did not answer: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet of this module: its IN gateway starts from an empty log (seq 1)."""
+    with devnet_of_own(tmp_path_factory.mktemp("serve-devnet")) as net:
+        yield net
 
 
 @pytest.fixture(scope="module")
