@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from ledger_node.record import Kind
 from tests.api.conftest import Api
 from tests.api.conftest import imei as make_imei
 from tests.api.store import COUNTRIES, LedgerWriter
+from tests.pg_server import PostgresServer
 
 BLOCKING = {Kind.STOLEN: "BLACKLISTED", Kind.LOST: "BLACKLISTED", Kind.INVALID: "BLACKLISTED",
             Kind.DUPLICATED: "GREYLISTED"}  # fmt: skip
@@ -116,13 +117,35 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_engine(
+    request: pytest.FixtureRequest, template: Path, tmp_path: Path
+) -> Iterator[Callable[[], Engine]]:
+    """Factory of empty migrated databases: SQLite files, or the shared PostgreSQL test database
+    emptied (the previous engine of the test is disposed first)."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        if request.param == "sqlite":
+            path = tmp_path / f"g{len(made)}.sqlite"
+            shutil.copy(template, path)
+            url = f"sqlite:///{path}"
+        else:
+            for old in made:
+                old.dispose()
+            url = request.getfixturevalue("postgres_server").fresh_database()
+        engine = make_engine(url)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
 @pytest.fixture
-def engine(template: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "g.sqlite"
-    shutil.copy(template, path)
-    eng = make_engine(f"sqlite:///{path}")
-    yield eng
-    eng.dispose()
+def engine(new_engine: Callable[[], Engine]) -> Engine:
+    return new_engine()
 
 
 def test_snapshot_lists_blocked_imeis_in_order_with_origins_in_both_formats(engine: Engine) -> None:
@@ -210,6 +233,37 @@ OPS = st.lists(
 )
 
 
+def check_feed(engine: Engine, ops: list) -> None:
+    """Run ``ops`` (applies, reorganisations, feed reads, a snapshot); then both followers, the one
+    from cursor 0 and the one from the snapshot, must hold exactly the snapshot, which must be the
+    model's fold of the batches that remain."""
+    writer, model = LedgerWriter(engine), Model()
+    from_start = Follower()
+    from_snapshot: Follower | None = None
+    for op, arg, batch in ops:
+        if op == "apply":
+            entries = [(POOL[i], kind) for i, kind in batch]
+            writer.apply(arg, entries)
+            model.apply(writer.block, arg, entries)
+        elif op == "rewind":  # a reorganisation undoes the last blocks' batches
+            model.rewind(writer.rewind(arg))
+        elif op == "read":
+            from_start.step(engine, arg)
+            if from_snapshot is not None:
+                from_snapshot.step(engine, arg)
+        elif from_snapshot is None:  # a second client starts from a snapshot and its cursor
+            cursor, listed = snapshot_dict(engine, chunk=arg)
+            from_snapshot = Follower(cursor, listed)
+    from_start.catch_up(engine)
+    cursor, expected = snapshot_dict(engine)
+    assert expected == model.blocklist()
+    assert from_start.state == expected
+    assert from_start.cursor == cursor
+    if from_snapshot is not None:
+        from_snapshot.catch_up(engine)
+        assert from_snapshot.state == expected
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_following_the_feed_ends_with_exactly_the_snapshot_across_applies_and_reorgs(
@@ -219,31 +273,18 @@ def test_following_the_feed_ends_with_exactly_the_snapshot_across_applies_and_re
     shutil.copy(template, path)
     engine = make_engine(f"sqlite:///{path}")
     try:
-        writer, model = LedgerWriter(engine), Model()
-        from_start = Follower()
-        from_snapshot: Follower | None = None
-        for op, arg, batch in ops:
-            if op == "apply":
-                entries = [(POOL[i], kind) for i, kind in batch]
-                writer.apply(arg, entries)
-                model.apply(writer.block, arg, entries)
-            elif op == "rewind":  # a reorganisation undoes the last blocks' batches
-                model.rewind(writer.rewind(arg))
-            elif op == "read":
-                from_start.step(engine, arg)
-                if from_snapshot is not None:
-                    from_snapshot.step(engine, arg)
-            elif from_snapshot is None:  # a second client starts from a snapshot and its cursor
-                cursor, listed = snapshot_dict(engine, chunk=arg)
-                from_snapshot = Follower(cursor, listed)
-        from_start.catch_up(engine)
-        cursor, expected = snapshot_dict(engine)
-        assert expected == model.blocklist()
-        assert from_start.state == expected
-        assert from_start.cursor == cursor
-        if from_snapshot is not None:
-            from_snapshot.catch_up(engine)
-            assert from_snapshot.state == expected
+        check_feed(engine, ops)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_following_the_feed_on_postgresql(postgres_server: PostgresServer, ops: list) -> None:
+    engine = make_engine(postgres_server.fresh_database())
+    try:
+        check_feed(engine, ops)
     finally:
         engine.dispose()
 
