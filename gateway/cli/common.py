@@ -26,6 +26,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
@@ -114,14 +115,14 @@ def gateway(country: str, config: Path | None) -> Iterator[GatewayContext]:
 
 
 def clean_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn domain errors into a one-line message and exit code 1 (no traceback)."""
+    """Turn domain errors into a one-line message (never wrapped) and exit code 1 (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (GatewayError, CrossBlockError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from gateway.cli.common import (
@@ -110,7 +111,7 @@ def _run(
 def _print_report(report: ImportReport) -> None:
     kinds = ", ".join(f"{kind} {n}" for kind, n in report.by_kind.items())
     console.print(
-        f"{report.path} ({report.format}): {report.rows:,} rows in {report.seconds:.2f}s — "
+        f"{escape(report.path)} ({report.format}): {report.rows:,} rows in {report.seconds:.2f}s — "
         f"created {report.created:,}"
         + (f" ({kinds})" if kinds else "")
         + f", unchanged {report.unchanged:,}, "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine, select
 
@@ -78,7 +79,10 @@ def _print_run(before: _Snapshot, after: _Snapshot, report: SyncReport) -> None:
             )
         console.print(table)
     for reason in report.rejected:
-        err_console.print(f"[bold red]quarantined:[/] {reason}", highlight=False)
+        err_console.print(f"[bold red]quarantined:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+    if report.from_block > report.to_block and not report.rewound_to and not countries:
+        console.print(f"up to date at block {report.to_block}")
+        return
     console.print(
         f"blocks {report.from_block}..{report.to_block}: {report.batches} batches, {report.records} records "
         f"applied in {report.seconds:.2f}s ({report.records_per_second:,.0f} records/s), "

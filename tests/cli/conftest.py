@@ -39,6 +39,7 @@ def offline_config(tmp_path: Path) -> Path:
     """A config file for a gateway with its own database and no node (commands that only read/write it)."""
     path = tmp_path / "gateway.toml"
     path.write_text(
+        'rpc_url = "http://127.0.0.1:9"\n'  # nothing listens there
         'ledger_address = "0x0000000000000000000000000000000000000001"\n'
         f'data_dir = "{tmp_path / "data"}"\n'
         'honours = ["IN", "BR"]\n',

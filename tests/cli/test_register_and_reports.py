@@ -140,3 +140,14 @@ def test_report_add_with_a_clearing_kind_is_recover_or_withdraw(offline_config: 
     assert cleared.exit_code == 0, cleared.output
     assert "marked WITHDRAWN (was LOST)" in flat(cleared.stdout)
     assert cli.json("stats", *config)["register"] == {"WITHDRAWN": 1}
+
+
+def test_an_unreachable_node_is_one_line_exit_1(offline_config: Path) -> None:
+    cli = Cli()
+    for command in (["publish"], ["sync"], ["audit", "verify"]):
+        result = cli(*command, "-c", "IN", "--config", str(offline_config))
+        assert result.exit_code == EXIT_ERROR, command
+        assert result.stdout == ""
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("error: JSON-RPC call failed")
+        assert "Connection refused" in line
