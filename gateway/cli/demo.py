@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -307,6 +307,16 @@ def demo(
     down: Annotated[
         bool, typer.Option("--down", help="Stop the demo's gateways and the devnet instead.")
     ] = False,
+    port_base: Annotated[
+        int | None,
+        typer.Option(
+            "--port-base",
+            envvar="CROSSBLOCK_DEMO_PORT_BASE",
+            min=1024,
+            max=65000,
+            help="Serve the gateways on PORT_BASE, PORT_BASE+1, … (default: devnet/countries.toml).",
+        ),
+    ] = None,
 ) -> None:
     """Run the CrossBlock story on the devnet: report, sync, block, recover, audit — over HTTP.
 
@@ -322,6 +332,8 @@ def demo(
     net.up(progress=lambda msg: console.print(f"  {msg}"))
     state = _state_dir(net)
     countries = load_countries()
+    if port_base is not None:
+        countries = [replace(c, port=port_base + n) for n, c in enumerate(countries)]
     console.print("Starting one gateway per country (own database, own port, publisher and syncer running)…")
     gateways = [_start_gateway(net, c, state) for c in countries]
     _wait_ready(gateways, state)
