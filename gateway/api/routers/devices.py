@@ -8,6 +8,7 @@ request. Both endpoints spend one token of the caller's rate-limit bucket.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -123,25 +124,36 @@ def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
             errors[index] = str(exc)
     found = state.lookup.statuses([c for c in cores if c is not None])
     counts = dict.fromkeys(STATUS_NAMES.values(), 0)
+    checked: Counter[tuple[int, str]] = Counter()
+    origin_lists: dict[str, list[str]] = {"": []}  # one list per distinct origins, shared by the items
     results: list[dict[str, object]] = []
     unlisted = (0, "")
     for index, core in enumerate(cores):
+        value = request.imeis[index]
         if core is None:
-            results.append({"index": index, "imei": request.imeis[index], "error": errors[index]})
+            results.append({"index": index, "imei": value, "error": errors[index]})
             continue
-        status, origins = found.get(core, unlisted)
-        state.checks.add(status, origins)
+        answer = found.get(core, unlisted)
+        checked[answer] += 1
+        status, origins = answer
         name = STATUS_NAMES[status]
         counts[name] += 1
+        listed = origin_lists.get(origins)
+        if listed is None:
+            listed = origin_lists[origins] = origins.split(",")
+        text = value.strip()
         item: dict[str, object] = {
             "index": index,
-            "imei": imei15(core),
+            # a 15-character identifier that parsed is the Luhn-checked 15-digit IMEI itself
+            "imei": text if len(text) == 15 else imei15(core),
             "status": name,
-            "origins": origins.split(",") if origins else [],
+            "origins": listed,
         }
         if request.reasons:
             item["reasons"] = reasons_of(state, core, origins)
         results.append(item)
+    for (status, origins), n in checked.items():
+        state.checks.add(status, origins, n)
     return {
         "checked": len(results) - len(errors),
         "invalid": len(errors),
