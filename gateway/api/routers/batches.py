@@ -56,7 +56,9 @@ def get_batches(
     ] = None,
 ) -> BatchesOut:
     """Batches this gateway signed, newest first: `pending` (signed, not yet sent), `submitted`
-    (sent, not yet confirmed) or `confirmed` (on chain, with its transaction and block)."""
+    (sent, not yet confirmed) or `confirmed` (on chain, with its transaction and block).
+
+    Role: regulator (or admin)."""
     with session.begin():
         batches = batch_page(session, limit=limit, before=before)
         waiting = unbatched_count(session)

@@ -104,7 +104,9 @@ async def get_device(
 ) -> JSONResponse:
     """May this device attach? `BLACKLISTED`, `GREYLISTED` or `WHITELISTED` under this gateway's
     policy, the countries behind it, and their records. `imei`: 14, 15 (Luhn-checked) or 16 digits,
-    or a PEI (`imei-…`, `imeisv-…`)."""
+    or a PEI (`imei-…`, `imeisv-…`).
+
+    Role: operator (or admin); counts against the key's rate limit."""
     state: ApiState = request.app.state.api  # not a dependency: this is the hot path
     core = parse_path_imei(imei)
     body = device_answer(state, core)
@@ -171,7 +173,9 @@ def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
 async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> JSONResponse:
     """Check many devices at once (≤ 10,000): one answer per identifier, in order; an invalid
     identifier gets an `error` instead of a status. `reasons: true` adds the records behind each
-    status."""
+    status.
+
+    Role: operator (or admin); one request counts once against the key's rate limit."""
     if len(request.imeis) > MAX_CHECK:
         raise ProblemError(
             413, "too-many-items", f"{len(request.imeis)} identifiers in one request; at most {MAX_CHECK}"

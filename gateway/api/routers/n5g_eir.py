@@ -88,7 +88,13 @@ async def get_equipment_status(
     gpsi: Annotated[str | None, Query(description="GPSI of the UE (optional, not used)")] = None,
     supported_features: Annotated[str | None, Query(alias="supported-features")] = None,
 ) -> JSONResponse:
-    """Equipment status of a PEI: `WHITELISTED`, `GREYLISTED` or `BLACKLISTED`."""
+    """Equipment status of a PEI: `WHITELISTED`, `GREYLISTED` or `BLACKLISTED`.
+
+    Role: operator (or admin) — the network operator runs the AMF that asks; authenticated with an
+    API key (`Authorization: Bearer`) in place of the NRF's OAuth2 tokens. Counts against the key's
+    rate limit. An IMEI on no list is WHITELISTED, or 404 `ERROR_EQUIPMENT_UNKNOWN` when the
+    gateway is configured with `unknown_equipment = "NOT_FOUND"`.
+    """
     return JSONResponse(equipment_status(request.app.state.api, pei=pei, supi=supi, gpsi=gpsi))
 
 

@@ -113,6 +113,8 @@ def post_reports(
     One object: STOLEN, LOST, DUPLICATED or INVALID; the answer is its result, or a problem.
     A list (≤ 10,000): any kind, RECOVERED and WITHDRAWN included; items are applied in order and
     answered one by one. An identical repeat is a no-op (`changed: false`).
+
+    Role: regulator (or admin).
     """
     if isinstance(body, ReportIn):
         if body.kind in ("RECOVERED", "WITHDRAWN"):
@@ -166,6 +168,8 @@ def post_recovery(
     409 `not-blocked` when this country has no active entry, 409 `foreign-block` when only another
     country blocks it (only the country that blocked an IMEI can clear its own block). Repeating a
     recovery is a no-op (`changed: false`).
+
+    Role: regulator (or admin).
     """
     at = None if body is None else body.reported_at
     item = _apply(state, session, [ReportInput(imei=imei, kind=Kind.RECOVERED, reported_at=at)])[0]
