@@ -26,9 +26,10 @@ import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection, Table, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import CountryEntry, OutboxRecord, RegisterEntry
@@ -342,12 +343,40 @@ def write_rows(
     """
     connection = conn.connection() if isinstance(conn, Session) else conn
     insert_sql, update_sql, outbox_sql = _sql(connection)
+    copy = connection.dialect.name == "postgresql"
     if inserts:
-        connection.exec_driver_sql(insert_sql, list(inserts))
+        if copy:
+            _copy(connection, _REGISTER_COPY, inserts)
+        else:
+            connection.exec_driver_sql(insert_sql, list(inserts))
     if updates:
         connection.exec_driver_sql(update_sql, list(updates))
     if outbox:
-        connection.exec_driver_sql(outbox_sql, list(outbox))
+        if copy:
+            _copy(connection, _OUTBOX_COPY, outbox)
+        else:
+            connection.exec_driver_sql(outbox_sql, list(outbox))
+
+
+_REGISTER_COPY = (
+    f"COPY {_REGISTER.name} (kind, reported_at, case_salt, case_commitment, updated_at, imei) FROM STDIN"
+)
+_OUTBOX_COPY = f"COPY {_OUTBOX.name} (record, imei, kind, created_at) FROM STDIN"
+
+
+def _copy(connection: Connection, statement: str, rows: Sequence[Sequence[object]]) -> None:
+    """PostgreSQL: ``COPY ... FROM STDIN`` on the transaction's own psycopg connection, many times
+    faster than row-by-row inserts (triggers and constraints apply as to INSERTs). Driver errors
+    are raised as SQLAlchemy ``DBAPIError`` subclasses, as :meth:`Connection.exec_driver_sql` does."""
+    import psycopg  # only ever reached with the psycopg driver
+
+    raw: Any = connection.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=connection.dialect) from exc
 
 
 def write_changes(conn: Session | Connection, changes: Sequence[Change], *, now: int) -> None:
