@@ -68,6 +68,7 @@ def check(imei: ImeiArg, country: CountryOpt, config: ConfigOpt = None, as_json:
     if as_json:
         data = dataclasses.asdict(result)
         data["imei15"] = imei15(result.imei)
+        data["consistent"] = result.consistent
         for entry in (*data["contributing"], *data["other_entries"]):
             entry["reported_at_iso"] = iso(entry["reported_at"])
         print_json(data)

@@ -66,6 +66,7 @@ def test_report_publish_sync_check_history_recover_audit(cli: Cli, cli_devnet: D
     assert plain.exit_code == 0
     assert f"IMEI {stolen}: BLACKLISTED (origin: IN)" in plain.stdout
     assert cli.json("check", cloned[:14], "-c", "BR")["status"] == "GREYLISTED"
+    assert cli.json("check", f"IMEISV-{stolen[:14]}42", "-c", "BR")["status"] == "BLACKLISTED"
 
     # KE's policy does not honour IN: its records are applied but do not count
     assert cli("sync", "-c", "KE").exit_code == 0
@@ -126,6 +127,8 @@ def test_publish_killed_at_each_failpoint_then_completes_exactly_once(cli: Cli, 
     assert client.head_of("IN")[1] == start + 1
     assert "nothing to publish" in crossblock(net, "publish", "-c", "IN").stdout
 
+    crashed = crossblock(net, "sync", "-c", "BR", CROSSBLOCK_FAILPOINT="sync-mid-apply")
+    assert crashed.returncode == -signal.SIGKILL
     assert cli("sync", "-c", "BR").exit_code == 0
     for imei in imeis:
         history = cli.json("history", imei, "-c", "BR")
