@@ -6,6 +6,7 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -135,18 +136,30 @@ def publish(
 def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float) -> None:
     with gateway(country, config) as ctx:
         publisher = make_publisher(ctx)
-        if not follow:
-            report = publisher.publish_once(flush=True)
-            _print_batches(ctx, report)
-            console.print(_summary(report) if report.confirmed_seqs else "nothing to publish")
+        if follow:
+            _follow(ctx, publisher, interval)
             return
-        _follow(ctx, publisher, interval)
+        with stop_on_signals(_announce_stop) as stop:
+            progress = _Progress(stop)
+            try:
+                report = publisher.publish_once(flush=True, progress=progress)
+            except _StopRequestedError:
+                report = progress.report
+        _print_batches(ctx, report)
+        if stop.is_set():
+            console.print(f"stopped: {_summary(report)}; run publish again for the rest")
+        else:
+            console.print(_summary(report) if report.confirmed_seqs else "nothing to publish")
+
+
+def _announce_stop(signal_name: str) -> None:
+    err_console.print(f"{signal_name}: stopping after the current batch")
 
 
 def _follow(ctx: GatewayContext, publisher: Publisher, interval: float) -> None:
     total = PublishReport()
     console.print(f"publishing {ctx.settings.country} every {interval:g}s; Ctrl-C or SIGTERM stops")
-    with stop_on_signals(lambda name: err_console.print(f"{name}: stopping after the current batch")) as stop:
+    with stop_on_signals(_announce_stop) as stop:
         delay = interval
         while not stop.is_set():
             progress = _Progress(stop)
@@ -156,7 +169,8 @@ def _follow(ctx: GatewayContext, publisher: Publisher, interval: float) -> None:
                 report = progress.report
             except NodeUnavailableError as exc:
                 err_console.print(
-                    f"[yellow]node unavailable[/]: {exc}; retrying in {delay:g}s", highlight=False
+                    f"[yellow]node unavailable[/]: {escape(str(exc))}; retrying in {delay:g}s",
+                    highlight=False,
                 )
                 stop.wait(delay)
                 delay = min(max(delay * 2, interval), MAX_BACKOFF)
