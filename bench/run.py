@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -100,11 +101,23 @@ def _met(row: dict[str, Any]) -> str:
     return "yes" if (value >= bound if match.group(1) in (">=", "≥") else value <= bound) else "no"
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its reaped children (worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def run_module(name: str, *, quick: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run one benchmark module; returns its rows (each marked with the module and met) and a summary."""
+    """Run one benchmark module; returns its rows (each marked with the module and met) and a summary.
+
+    The summary holds the load average before and after and the CPU time the module used: on a shared
+    machine, wall-clock figures taken under load are slower than the code is.
+    """
     module = importlib.import_module(f"bench.{name}")
     kwargs = QUICK.get(name, {}) if quick else {}
     load_before = _load()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     error: str | None = None
     try:
@@ -112,9 +125,12 @@ def run_module(name: str, *, quick: bool) -> tuple[list[dict[str, Any]], dict[st
     except Exception:
         error = traceback.format_exc()
         rows = []
+    cpu_after = _cpu_seconds()
     summary = {
         "module": name,
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(cpu_after[0] - cpu_before[0], 1),
+        "children_cpu_seconds": round(cpu_after[1] - cpu_before[1], 1),
         "load_before": load_before,
         "load_after": _load(),
         "error": error,
@@ -149,7 +165,8 @@ def render(rows: list[dict[str, Any]], summaries: list[dict[str, Any]], console:
     console.print(table)
     for summary in summaries:
         load = f"load {summary['load_before'][0]:.2f} → {summary['load_after'][0]:.2f}"
-        line = f"{summary['module']}: {summary['seconds']:.1f} s, {load}"
+        cpu = f"CPU {summary['cpu_seconds']:.1f} s (+ {summary['children_cpu_seconds']:.1f} s in children)"
+        line = f"{summary['module']}: {summary['seconds']:.1f} s wall, {cpu}, {load}"
         if summary["error"]:
             console.print(f"[red]{line}: FAILED[/]\n{summary['error']}")
         else:
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     selected = args.modules or list(MODULES)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     document: dict[str, Any] = {"machine": machine_info(), "quick": args.quick, "modules": [], "results": []}
     for name in selected:
         with console.status(f"running bench.{name}{' (quick)' if args.quick else ''}…"):
