@@ -99,14 +99,18 @@ def servers(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             wait_until_up(http, process, log)
         yield started
     finally:
-        for server in started.values():
+        stops: dict[str, int | None] = {}
+        for cc, server in started.items():
             server.http.close()
             server.process.send_signal(signal.SIGTERM)
             try:
-                server.process.wait(timeout=30)
+                stops[cc] = server.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
+                stops[cc] = None
+    # SIGTERM stops the server (and its workers) cleanly
+    assert stops == dict.fromkeys(started, 0)
 
 
 def test_report_publish_sync_check_recover_across_real_gateways(servers: dict[str, Server]):
