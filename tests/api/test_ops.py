@@ -196,3 +196,22 @@ def test_metrics_count_quarantined_batches(ops: Ops):
             )
         samples = scrape(br)
         assert (samples[rejected], samples[held]) == (1, 0)
+
+
+def test_readyz_and_metrics_when_the_database_is_unusable(ops: Ops):
+    with open_app(ops.net, "BR", ops.root / "BR-broken") as broken:
+        assert broken.http.get("/readyz").json()["checks"]["database"]["ok"] is True
+        broken.app.state.api.context.engine.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            (ops.root / "BR-broken" / f"gateway.sqlite{suffix}").unlink(missing_ok=True)
+        (ops.root / "BR-broken" / "gateway.sqlite").write_bytes(b"not a database" * 100)
+        r = broken.http.get("/readyz")
+        assert r.status_code == 503
+        problem = r.json()
+        assert problem["detail"] == "not ready: database, sync"
+        assert problem["checks"]["database"]["ok"] is False
+        assert problem["checks"]["node"]["ok"] is True
+        samples = scrape(broken)
+        assert samples[("crossblock_database_up", ())] == 0
+        assert samples[("crossblock_node_up", ())] == 1
+        assert ("crossblock_outbox_depth", ()) not in samples
