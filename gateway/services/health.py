@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.services.apply import Sql, read_cursor
+from gateway.services.blocklist import feed_head
 from gateway.settings import GatewaySettings
 from ledger_node.errors import NodeUnavailableError
 
@@ -48,7 +49,7 @@ def backlog(*, engine: Engine) -> Backlog:
         published = {
             str(s): int(n) for s, n in sql.all("SELECT state, count(*) FROM published_batches GROUP BY state")
         }
-        head = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0])
+        head = feed_head(conn)
     return Backlog(
         sync_block=None if cursor is None else cursor[0],
         outbox_depth=int(outbox),
