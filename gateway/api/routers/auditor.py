@@ -225,7 +225,5 @@ def get_audit_job(
     the data directory, the latest 100). Role: auditor."""
     job = audit_jobs(request).status(job_id)
     if job is None:
-        raise ProblemError(
-            404, "not-found", f"no audit job {job_id!r} (the latest 100 jobs are kept)"
-        )
+        raise ProblemError(404, "not-found", f"no audit job {job_id!r} (the latest 100 jobs are kept)")
     return _job_out(job)

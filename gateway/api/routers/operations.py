@@ -61,7 +61,7 @@ async def healthz(state: StateDep) -> dict[str, Any]:
                             "node": {"ok": True, "detail": "latest block 1200"},
                             "sync": {"ok": False, "detail": "1100 blocks behind (bound 20)"},
                         },
-                    }
+                    },
                 }
             },
         }
