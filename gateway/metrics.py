@@ -42,6 +42,7 @@ __all__ = ["CONTENT_TYPE", "GatewayMetrics", "MetricsMiddleware"]
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: Latency buckets (seconds): fine below 10 ms for the check endpoints, up to the snapshot stream.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _QUARANTINE_STATES = ("rejected", "held")
 _PUBLISH_STATES = ("signed", "submitted", "confirmed")
 
@@ -167,6 +168,7 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # bounded label values
             self.metrics.observe(
-                method=scope["method"], route=path, status=status, seconds=time.perf_counter() - started
+                method=method, route=path, status=status, seconds=time.perf_counter() - started
             )

@@ -118,6 +118,7 @@ def test_metrics_time_requests_by_route_template(ops: Ops):
     for device in DEVICES:
         assert br.http.get(f"/v1/devices/{device}", headers=br.auth("operator")).status_code == 200
     br.http.get("/no/such/path")
+    br.http.request("BREW", "/healthz")  # any method name: counted as OTHER, not a series of its own
     br.http.get(f"/v1/devices/{DEVICES[0]}")  # 401
     after = scrape(br)
     assert after[key] - before.get(key, 0) == 2
@@ -131,6 +132,9 @@ def test_metrics_time_requests_by_route_template(ops: Ops):
         (("method", "GET"), ("route", "unmatched"), ("status", "404")),
     )
     assert after[unmatched] - before.get(unmatched, 0) == 1
+    other = [k for k in after if k[0].endswith("_count") and ("method", "OTHER") in k[1]]
+    assert other
+    assert not [k for k in after if ("method", "BREW") in k[1]]
     total = after[("crossblock_http_request_duration_seconds_sum", key[1])]
     assert total > 0
     # Every bucket of the histogram is cumulative up to +Inf, which equals the count.
