@@ -109,8 +109,12 @@ def servers(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 server.process.kill()
                 server.process.wait()
                 stops[cc] = None
-    # SIGTERM stops the server (and its workers) cleanly
-    assert stops == dict.fromkeys(started, 0)
+    # SIGTERM stops each server gracefully: every worker runs its lifespan shutdown (check counters
+    # flushed). A single uvicorn server re-raises the signal once done, so it ends "by" SIGTERM.
+    for cc in started:
+        assert stops[cc] in (0, -signal.SIGTERM), (cc, stops[cc])
+        text = (root / f"{cc}.log").read_text()
+        assert text.count("Application shutdown complete.") == int(workers[cc]), text
 
 
 def test_report_publish_sync_check_recover_across_real_gateways(servers: dict[str, Server]):
