@@ -141,7 +141,9 @@ def test_publish_killed_at_each_failpoint_then_completes_exactly_once(cli: Cli, 
 def test_publish_follow_stops_cleanly_on_sigterm(cli: Cli, cli_devnet: Devnet) -> None:
     net = cli_devnet
     client = net.client()
-    follower = Follower(net, "publish", "-c", "IN", "--follow", "--interval", "0.2")
+    follower = Follower(
+        net, "publish", "-c", "IN", "--follow", "--interval", "0.2", CROSSBLOCK_BATCH_MAX_AGE="0.5"
+    )
     try:
         follower.wait_for("publishing IN")
         _, start = client.head_of("IN")
