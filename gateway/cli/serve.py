@@ -57,8 +57,10 @@ def serve(
 ) -> None:
     """Serve the HTTP API: regulator, operator, 3GPP N5g-eir and auditor endpoints.
 
-    OpenAPI documentation at http://HOST:PORT/docs. Stop with Ctrl-C (SIGINT) or SIGTERM.
-    Exit codes: 0 after a clean stop, 1 on a configuration error.
+    OpenAPI documentation at http://HOST:PORT/docs. Stop with Ctrl-C (SIGINT) or SIGTERM: requests
+    in flight finish and every worker shuts down cleanly. Exit codes: 0 after a clean stop (with one
+    worker, uvicorn re-raises the stopping signal once done, so the shell sees 130 or 143), 1 on a
+    configuration error.
     """
     with gateway(country, config) as ctx:
         ctx.engine  # noqa: B018 (migrate the database once, before any worker starts)
