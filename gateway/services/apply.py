@@ -78,12 +78,13 @@ _IMEI_OF_RECORD = operator.itemgetter(3)
 class Sql:
     """The transaction's own DBAPI connection, with ``?`` placeholders translated for the driver."""
 
-    __slots__ = ("cur", "dialect", "pg", "raw")
+    __slots__ = ("copy", "cur", "dialect", "pg", "raw")
 
     def __init__(self, db: Db) -> None:
         conn = db.connection() if isinstance(db, Session) else db
         self.dialect = conn.dialect.name
         self.pg = conn.dialect.paramstyle != "qmark"
+        self.copy = self.dialect == "postgresql" and conn.dialect.driver == "psycopg"  # COPY FROM STDIN
         raw: Any = conn.connection.driver_connection
         self.raw = raw
         self.cur = self.raw.cursor()
@@ -119,8 +120,8 @@ class Sql:
         """
         if not rows:
             return
-        if not self.pg:
-            self.cur.executemany(sql, rows)
+        if self.dialect != "postgresql":
+            self.cur.executemany(self._q(sql), rows)
             return
         values = "VALUES (" + ", ".join("?" * len(pg_types)) + ")"
         arrays = ", ".join(f"?::{t}[]" for t in pg_types)
@@ -136,8 +137,8 @@ class Sql:
         row-by-row inserts), other databases with ``sql`` through ``executemany``."""
         if not rows:
             return
-        if not self.pg:
-            self.cur.executemany(sql, rows)
+        if not self.copy:
+            self.cur.executemany(self._q(sql), rows)
             return
         with self.cur.copy(copy) as out:
             for row in rows:

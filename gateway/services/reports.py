@@ -343,7 +343,7 @@ def write_rows(
     """
     connection = conn.connection() if isinstance(conn, Session) else conn
     insert_sql, update_sql, outbox_sql = _sql(connection)
-    copy = connection.dialect.name == "postgresql"
+    copy = connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
     if inserts:
         if copy:
             _copy(connection, _REGISTER_COPY, inserts)
