@@ -134,6 +134,12 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def print_json_line(data: Any) -> None:
+    """Write ``data`` as one line of JSON to stdout (NDJSON for commands that report repeatedly)."""
+    sys.stdout.write(json.dumps(data, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
 def short_hex(value: str, size: int = 10) -> str:
     """``0x1234abcd…`` for tables (full values are in --json)."""
     return value if len(value) <= size + 3 else value[: size + 2] + "…"

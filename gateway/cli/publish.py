@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,7 @@ from gateway.cli.common import (
     console,
     err_console,
     gateway,
+    print_json_line,
     stop_on_signals,
 )
 from gateway.context import GatewayContext
@@ -60,38 +61,68 @@ def make_publisher(ctx: GatewayContext) -> Publisher:
     )
 
 
-def _print_batches(ctx: GatewayContext, report: PublishReport) -> None:
-    """One line per batch the run settled: seq, records, transaction, block, and how."""
+def _batch_rows(ctx: GatewayContext, report: PublishReport) -> list[dict[str, Any]]:
+    """The batches a run settled: seq, records, transaction, block, and how (published, resubmitted...)."""
     if not report.confirmed_seqs:
-        return
+        return []
     how = ["already on chain"] * report.reconciled + ["resubmitted"] * report.resubmitted
     with ctx.sessions() as session:
-        rows = {
+        stored = {
             b.seq: b
             for b in session.scalars(
                 select(PublishedBatch).where(PublishedBatch.seq.in_(report.confirmed_seqs))
             )
         }
-    table = Table(
-        "seq",
-        "records",
-        "tx",
-        "block",
-        "state",
-        title=f"{ctx.settings.country} batches",
-        title_justify="left",
-    )
+    rows = []
     for n, seq in enumerate(report.confirmed_seqs):
-        batch = rows[seq]
-        tx = "0x" + batch.tx_hash.hex() if batch.tx_hash else "-"
-        table.add_row(
-            str(seq),
-            str(batch.count),
-            tx,
-            str(batch.block_number or "-"),
-            how[n] if n < len(how) else "published",
+        batch = stored[seq]
+        rows.append(
+            {
+                "seq": seq,
+                "records": batch.count,
+                "tx_hash": "0x" + batch.tx_hash.hex() if batch.tx_hash else None,
+                "block_number": batch.block_number,
+                "state": how[n] if n < len(how) else "published",
+            }
         )
-    console.print(table)
+    return rows
+
+
+def _show(ctx: GatewayContext, report: PublishReport, *, as_json: bool, stopped: bool = False) -> None:
+    rows = _batch_rows(ctx, report)
+    if as_json:
+        print_json_line(
+            {
+                "country": ctx.settings.country,
+                "batches": rows,
+                "published": report.batches,
+                "records": report.records,
+                "reconciled": report.reconciled,
+                "resubmitted": report.resubmitted,
+                "pending_records": report.pending_records,
+                "stopped": stopped,
+            }
+        )
+        return
+    if rows:
+        table = Table(
+            "seq",
+            "records",
+            "tx",
+            "block",
+            "state",
+            title=f"{ctx.settings.country} batches",
+            title_justify="left",
+        )
+        for row in rows:
+            table.add_row(
+                str(row["seq"]),
+                str(row["records"]),
+                row["tx_hash"] or "-",
+                str(row["block_number"] or "-"),
+                row["state"],
+            )
+        console.print(table)
 
 
 def _summary(report: PublishReport) -> str:
@@ -114,6 +145,10 @@ def publish(
     interval: Annotated[
         float, typer.Option("--interval", min=0.05, help="Seconds between outbox polls with --follow.")
     ] = 1.0,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print each run as one line of JSON on stdout (NDJSON with --follow)."),
+    ] = False,
 ) -> None:
     """Publish the register's changes (the outbox) to this country's log on the ledger, exactly once.
 
@@ -129,15 +164,15 @@ def publish(
     Exit codes: 0 published (or nothing to publish), 1 error (e.g. the chain holds a batch this
     gateway did not sign).
     """
-    _run(country, config, follow=follow, interval=interval)
+    _run(country, config, follow=follow, interval=interval, as_json=as_json)
 
 
 @clean_errors
-def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float) -> None:
+def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float, as_json: bool) -> None:
     with gateway(country, config) as ctx:
         publisher = make_publisher(ctx)
         if follow:
-            _follow(ctx, publisher, interval)
+            _follow(ctx, publisher, interval, as_json=as_json)
             return
         with stop_on_signals(_announce_stop) as stop:
             progress = _Progress(stop)
@@ -145,7 +180,9 @@ def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float) -> N
                 report = publisher.publish_once(flush=True, progress=progress)
             except _StopRequestedError:
                 report = progress.report
-        _print_batches(ctx, report)
+        _show(ctx, report, as_json=as_json, stopped=stop.is_set())
+        if as_json:
+            return
         if stop.is_set():
             console.print(f"stopped: {_summary(report)}; run publish again for the rest")
         else:
@@ -156,9 +193,10 @@ def _announce_stop(signal_name: str) -> None:
     err_console.print(f"{signal_name}: stopping after the current batch")
 
 
-def _follow(ctx: GatewayContext, publisher: Publisher, interval: float) -> None:
+def _follow(ctx: GatewayContext, publisher: Publisher, interval: float, *, as_json: bool) -> None:
     total = PublishReport()
-    console.print(f"publishing {ctx.settings.country} every {interval:g}s; Ctrl-C or SIGTERM stops")
+    out = err_console if as_json else console
+    out.print(f"publishing {ctx.settings.country} every {interval:g}s; Ctrl-C or SIGTERM stops")
     with stop_on_signals(_announce_stop) as stop:
         delay = interval
         while not stop.is_set():
@@ -177,11 +215,11 @@ def _follow(ctx: GatewayContext, publisher: Publisher, interval: float) -> None:
                 continue
             delay = interval
             if report.confirmed_seqs:
-                _print_batches(ctx, report)
+                _show(ctx, report, as_json=as_json)
             total.batches += report.batches
             total.records += report.records
             total.reconciled += report.reconciled
             total.resubmitted += report.resubmitted
             total.pending_records = report.pending_records
             stop.wait(interval)
-    console.print(f"stopped: {_summary(total)}")
+    out.print(f"stopped: {_summary(total)}")

@@ -8,8 +8,9 @@ syncer is always closed (``with``) so its workers end with the command.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -24,6 +25,7 @@ from gateway.cli.common import (
     console,
     err_console,
     gateway,
+    print_json_line,
     stop_on_signals,
 )
 from gateway.db.models import CountryLog, QuarantinedBatch
@@ -50,12 +52,38 @@ class _Snapshot:
         return cls(seqs, quarantine)
 
 
-def _print_run(before: _Snapshot, after: _Snapshot, report: SyncReport) -> None:
+def _countries(before: _Snapshot, after: _Snapshot) -> list[dict[str, Any]]:
+    """Per country touched by a run: batches applied (seq range), quarantined and held."""
+    new_quarantine = after.quarantine.keys() - before.quarantine.keys()
+    touched = {cc for cc in after.seqs if after.seqs[cc] != before.seqs.get(cc, 0)}
+    touched |= {cc for cc, _ in new_quarantine}
+    rows = []
+    for cc in sorted(touched):
+        old, new = before.seqs.get(cc, 0), after.seqs.get(cc, 0)
+        states = [after.quarantine[key] for key in new_quarantine if key[0] == cc]
+        rows.append(
+            {
+                "country": cc,
+                "applied": max(new - old, 0),
+                "from_seq": old + 1 if new > old else None,
+                "to_seq": new,
+                "quarantined": states.count("rejected"),
+                "held": states.count("held"),
+            }
+        )
+    return rows
+
+
+def _as_json(countries: list[dict[str, Any]], report: SyncReport, *, stopped: bool) -> dict[str, Any]:
+    data = dataclasses.asdict(report)
+    data["records_per_second"] = round(report.records_per_second, 1)
+    data["countries"] = countries
+    data["stopped"] = stopped
+    return data
+
+
+def _print_run(countries: list[dict[str, Any]], report: SyncReport) -> None:
     """Per-country table of what this run applied or quarantined, then a summary line."""
-    countries = sorted(
-        {cc for cc in after.seqs if after.seqs[cc] != before.seqs.get(cc, 0)}
-        | {cc for cc, _ in after.quarantine.keys() - before.quarantine.keys()}
-    )
     if report.rewound_to is not None:
         console.print(
             f"[yellow]chain reorganisation[/]: rewound to block {report.rewound_to} "
@@ -63,24 +91,19 @@ def _print_run(before: _Snapshot, after: _Snapshot, report: SyncReport) -> None:
         )
     if countries:
         table = Table("country", "batches applied", "seq", "quarantined", "held", title_justify="left")
-        new_quarantine = after.quarantine.keys() - before.quarantine.keys()
-        for cc in countries:
-            old, new = before.seqs.get(cc, 0), after.seqs.get(cc, 0)
-            rejected = sum(
-                1 for key in new_quarantine if key[0] == cc and after.quarantine[key] == "rejected"
-            )
-            held = sum(1 for key in new_quarantine if key[0] == cc and after.quarantine[key] == "held")
+        for row in countries:
+            seqs = f"{row['from_seq']}..{row['to_seq']}" if row["applied"] else str(row["to_seq"])
             table.add_row(
-                cc,
-                str(max(new - old, 0)),
-                f"{old + 1}..{new}" if new > old else str(new),
-                f"[red]{rejected}[/]" if rejected else "0",
-                f"[yellow]{held}[/]" if held else "0",
+                row["country"],
+                str(row["applied"]),
+                seqs,
+                f"[red]{row['quarantined']}[/]" if row["quarantined"] else "0",
+                f"[yellow]{row['held']}[/]" if row["held"] else "0",
             )
         console.print(table)
     for reason in report.rejected:
         err_console.print(f"[bold red]quarantined:[/] {escape(reason)}", highlight=False, soft_wrap=True)
-    if report.from_block > report.to_block and not report.rewound_to and not countries:
+    if report.from_block > report.to_block and report.rewound_to is None and not countries:
         console.print(f"up to date at block {report.to_block}")
         return
     console.print(
@@ -103,6 +126,10 @@ def sync(
     interval: Annotated[
         float, typer.Option("--interval", min=0.05, help="Seconds between polls of the node with --follow.")
     ] = 2.0,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print each run as one line of JSON on stdout (NDJSON with --follow)."),
+    ] = False,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -127,15 +154,25 @@ def sync(
     Exit codes: 0 synced; 4 a batch was quarantined or held in this run (the rest was applied;
     see `crossblock audit verify`); 1 error (node unreachable, reorg deeper than the kept history).
     """
-    quarantined = _run(country, config, follow=follow, interval=interval, workers=workers)
+    quarantined = _run(country, config, follow=follow, interval=interval, workers=workers, as_json=as_json)
     if quarantined:
         raise typer.Exit(EXIT_QUARANTINED)
 
 
 @clean_errors
-def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float, workers: int | None) -> int:
+def _run(
+    country: str, config: ConfigOpt, *, follow: bool, interval: float, workers: int | None, as_json: bool
+) -> int:
     """Sync; returns the number of batches quarantined or held by this run."""
     quarantined = 0
+
+    def show(before: _Snapshot, after: _Snapshot, report: SyncReport, *, stopped: bool = False) -> None:
+        countries = _countries(before, after)
+        if as_json:
+            print_json_line(_as_json(countries, report, stopped=stopped))
+        else:
+            _print_run(countries, report)
+
     with (
         gateway(country, config) as ctx,
         stop_on_signals(lambda name: err_console.print(f"{name}: stopping after the current chunk")) as stop,
@@ -144,12 +181,12 @@ def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float, work
         before = _Snapshot.read(ctx.engine)
         if not follow:
             report = syncer.sync_once(stop=stop)
-            _print_run(before, _Snapshot.read(ctx.engine), report)
-            if stop.is_set():
+            show(before, _Snapshot.read(ctx.engine), report, stopped=stop.is_set())
+            if stop.is_set() and not as_json:
                 console.print(f"stopped at block {report.to_block}; run sync again to continue")
             return report.quarantined + report.held
 
-        console.print(
+        (err_console if as_json else console).print(
             f"following the ledger for {ctx.settings.country} every {interval:g}s; Ctrl-C or SIGTERM stops"
         )
         last = [before]
@@ -158,10 +195,10 @@ def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float, work
             nonlocal quarantined
             after = _Snapshot.read(ctx.engine)
             if report.batches or report.quarantined or report.held or report.rewound_to is not None:
-                _print_run(last[0], after, report)
+                show(last[0], after, report)
             last[0] = after
             quarantined += report.quarantined + report.held
 
         syncer.follow(interval=interval, stop=stop, on_report=on_report)
-        console.print("stopped")
+        (err_console if as_json else console).print("stopped")
     return quarantined

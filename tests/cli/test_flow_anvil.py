@@ -89,8 +89,18 @@ def test_report_publish_sync_check_history_recover_audit(cli: Cli, cli_devnet: D
 
     # IN recovers it; after publish and sync BR says WHITELISTED
     assert cli("report", "recover", stolen, "-c", "IN").exit_code == 0
-    assert cli("publish", "-c", "IN").exit_code == 0
-    assert cli("sync", "-c", "BR").exit_code == 0
+    run = cli.json("publish", "-c", "IN")
+    assert (run["published"], run["records"]) == (1, 1)
+    [batch] = run["batches"]
+    assert batch["seq"] == seq + 1
+    assert batch["state"] == "published"
+    assert batch["tx_hash"].startswith("0x")
+    applied = cli.json("sync", "-c", "BR")
+    assert applied["countries"] == [
+        {"country": "IN", "applied": 1, "from_seq": seq + 1, "to_seq": seq + 1, "quarantined": 0, "held": 0}
+    ]
+    assert applied["records"] == 1
+    assert applied["quarantined"] == 0
     assert cli.json("check", stolen, "-c", "BR")["status"] == "WHITELISTED"
     assert [e["kind"] for e in cli.json("history", stolen, "-c", "BR")] == ["STOLEN", "RECOVERED"]
 
@@ -187,9 +197,12 @@ def test_tampered_batch_is_quarantined_exit_4_and_audit_fails_exit_5(
     with rpc_proxy(net.rpc_url) as proxy:
         proxy.tamper_record("IN", seq, index=1, byte=3)
         lied_to = cli("sync", "-c", "KE", "--config", str(config), CROSSBLOCK_RPC_URL=proxy.url)
+        again = cli.json("sync", "-c", "KE", "--config", str(config), expect=0, CROSSBLOCK_RPC_URL=proxy.url)
     assert lied_to.exit_code == EXIT_QUARANTINED, lied_to.output
     assert "quarantined:" in lied_to.stderr
     assert "1 quarantined" in flat(lied_to.stdout)
+    assert again["quarantined"] == 0  # already quarantined: nothing new, nothing applied
+    assert again["batches"] == 0
 
     audit = cli("audit", "verify", "-c", "KE", "--config", str(config))
     assert audit.exit_code == EXIT_AUDIT_FAILED, audit.output
