@@ -64,6 +64,10 @@ def verify(
     batches, and (for a full audit) the derived latest-entry and status tables. Prints a readable
     report listing every discrepancy.
 
+    --country names the gateway whose database is audited, as in every command; --log CC narrows
+    the audit to CC's log on the ledger (e.g. `crossblock audit verify -c BR --log IN`: does BR's
+    copy of India's log match the chain?).
+
     Exit codes: 0 the database matches the chain; 5 discrepancies found (listed); 1 error.
     """
     report = _run(country, config, log=log, quiet=as_json)
