@@ -18,6 +18,7 @@ Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other id
 
 from __future__ import annotations
 
+import itertools
 import operator
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -72,6 +73,7 @@ POLICY_META_KEY = "status_policy"
 _IMEI_TYPE = 1
 _IN_CHUNK = 1_000
 _RECORD = struct.Struct(">B7sI4s")
+_CURSOR_IDS = itertools.count(1)  # names of server-side cursors
 _IMEI_OF_RECORD = operator.itemgetter(3)
 
 
@@ -97,8 +99,16 @@ class Sql:
         return int(self.cur.rowcount)
 
     def iterate(self, sql: str, params: Sequence[Any] = (), *, size: int = 10_000) -> Iterator[Any]:
-        """Stream the rows of a query (on its own cursor, so other statements may run meanwhile)."""
-        cur = self.raw.cursor()
+        """Stream the rows of a query (on its own cursor, so other statements may run meanwhile).
+
+        On PostgreSQL the cursor is a server-side one (within the caller's transaction), so the
+        rows come ``size`` at a time instead of the whole result being held by the client.
+        """
+        cur = (
+            self.raw.cursor(name=f"crossblock_iterate_{next(_CURSOR_IDS)}")
+            if self.copy
+            else self.raw.cursor()
+        )
         try:
             cur.execute(self._q(sql), tuple(params))
             while rows := cur.fetchmany(size):
