@@ -122,6 +122,7 @@ def test_check_of_an_unlisted_imei_is_whitelisted(offline_config: Path) -> None:
     assert data["imei"] == D[:14]
     assert data["imei15"] == D
     assert data["contributing"] == []
+    assert Cli().json("check", D[:14] + "07", "-c", "BR", "--config", str(offline_config))["imei"] == D[:14]
     plain = Cli()("check", D, "-c", "BR", "--config", str(offline_config))
     assert plain.exit_code == 0
     assert f"IMEI {D}: WHITELISTED" in plain.stdout
