@@ -38,8 +38,12 @@ class GatewaySettings(BaseSettings):
     data_dir: Path = Field(description="directory for the gateway's database and state")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
     signer_keystore: Path | None = Field(default=None, description="encrypted keystore of the batch signer")
-    relayer_keystore: Path | None = Field(default=None, description="encrypted keystore paying for transactions")
-    keystore_password_file: Path | None = Field(default=None, description="file holding the keystore password")
+    relayer_keystore: Path | None = Field(
+        default=None, description="encrypted keystore paying for transactions"
+    )
+    keystore_password_file: Path | None = Field(
+        default=None, description="file holding the keystore password"
+    )
     keystore_password: str | None = Field(default=None, description="keystore password (prefer the file)")
     honours: list[str] = Field(default_factory=list, description="countries whose records apply here")
     kind_status: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_KIND_STATUS))
@@ -105,10 +109,14 @@ class GatewaySettings(BaseSettings):
             try:
                 return self.keystore_password_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigurationError(f"cannot read password file {self.keystore_password_file}: {exc}") from exc
+                raise ConfigurationError(
+                    f"cannot read password file {self.keystore_password_file}: {exc}"
+                ) from exc
         if self.keystore_password is not None:
             return self.keystore_password
-        raise ConfigurationError("no keystore password: set keystore_password_file or CROSSBLOCK_KEYSTORE_PASSWORD")
+        raise ConfigurationError(
+            "no keystore password: set keystore_password_file or CROSSBLOCK_KEYSTORE_PASSWORD"
+        )
 
     def blocking_kinds(self) -> dict[int, str]:
         """Kind number → status, for kinds that are not WHITELISTED."""

@@ -8,7 +8,9 @@ from rich.table import Table
 from gateway.cli.common import clean_errors, console
 from ledger_node.devnet import Devnet
 
-app = typer.Typer(help="Run the local devnet: an anvil node with the CrossBlock contracts and IN, BR, KE, DE.")
+app = typer.Typer(
+    help="Run the local devnet: an anvil node with the CrossBlock contracts and IN, BR, KE, DE."
+)
 
 
 @app.command()
@@ -52,5 +54,7 @@ def status() -> None:
     table = Table("country", "status", "seq", "head", "signer")
     for cc, entry in deployment.countries.items():
         head, seq = client.head_of(cc)
-        table.add_row(cc, client.member_status(cc).name.lower(), str(seq), "0x" + head.hex()[:16] + "…", entry["signer"])
+        table.add_row(
+            cc, client.member_status(cc).name.lower(), str(seq), "0x" + head.hex()[:16] + "…", entry["signer"]
+        )
     console.print(table)

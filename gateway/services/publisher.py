@@ -95,7 +95,9 @@ class Publisher:
             )
         for batch in open_batches:
             if batch.seq <= chain_seq:
-                event = self.client.find_batch(country=self.country, seq=batch.seq, from_block=self.deploy_block)
+                event = self.client.find_batch(
+                    country=self.country, seq=batch.seq, from_block=self.deploy_block
+                )
                 if event is None:
                     raise PublishConflictError(f"seq {batch.seq} is on chain but its event was not found")
                 if _event_head(event) != batch.head:
@@ -132,7 +134,9 @@ class Publisher:
             oldest_age = self.clock() - rows[0].created_at
             if not flush and len(rows) < self.batch_size and oldest_age < self.batch_max_age:
                 return None
-            last = session.scalars(select(PublishedBatch).order_by(PublishedBatch.seq.desc()).limit(1)).first()
+            last = session.scalars(
+                select(PublishedBatch).order_by(PublishedBatch.seq.desc()).limit(1)
+            ).first()
             seq, prev_head = (last.seq + 1, last.head) if last else (1, ZERO32)
             records = b"".join(r.record for r in rows)
             batch = Batch.build(self.country, seq, prev_head, records)
@@ -167,7 +171,9 @@ class Publisher:
                 .where(PublishedBatch.seq == batch.seq)
                 .values(state=SUBMITTED, submitted_at=int(self.clock()))
             )
-        header = Batch(self.country, batch.seq, batch.prev_head, batch.records_hash, batch.merkle_root, batch.count)
+        header = Batch(
+            self.country, batch.seq, batch.prev_head, batch.records_hash, batch.merkle_root, batch.count
+        )
         try:
             result = self.client.publish(
                 sender=self.relayer, batch=header, records=batch.records, signature=batch.signature
@@ -188,11 +194,18 @@ class Publisher:
             session.execute(
                 update(PublishedBatch)
                 .where(PublishedBatch.seq == seq)
-                .values(state=CONFIRMED, tx_hash=tx_hash, block_number=block_number, confirmed_at=int(self.clock()))
+                .values(
+                    state=CONFIRMED,
+                    tx_hash=tx_hash,
+                    block_number=block_number,
+                    confirmed_at=int(self.clock()),
+                )
             )
 
     # ------------------------------------------------------------------ run
-    def publish_once(self, *, flush: bool = True, progress: Callable[[PublishReport], None] | None = None) -> PublishReport:
+    def publish_once(
+        self, *, flush: bool = True, progress: Callable[[PublishReport], None] | None = None
+    ) -> PublishReport:
         """Reconcile, then cut, sign, persist, submit and confirm batches until the outbox is drained.
 
         With ``flush`` False a partial batch waits until it is ``batch_max_age`` seconds old.
@@ -213,11 +226,15 @@ class Publisher:
         """Outbox rows not yet in a batch."""
         with self.sessions() as session:
             return int(
-                session.scalar(select(func.count()).select_from(OutboxRecord).where(OutboxRecord.batch_seq.is_(None)))
+                session.scalar(
+                    select(func.count()).select_from(OutboxRecord).where(OutboxRecord.batch_seq.is_(None))
+                )
                 or 0
             )
 
-    def follow(self, *, interval: float, stop: threading.Event, on_report: Callable[[PublishReport], None]) -> None:
+    def follow(
+        self, *, interval: float, stop: threading.Event, on_report: Callable[[PublishReport], None]
+    ) -> None:
         """Publish continuously: batches are cut when full or ``batch_max_age`` old."""
         while not stop.is_set():
             report = self.publish_once(flush=False)
