@@ -3,7 +3,7 @@
 Every answer of ``GET /v1/devices/{imei}``, ``POST /v1/devices/check`` and the N5g-eir endpoint is
 counted with :meth:`CheckCounter.add` — an in-memory increment keyed by ``(day, status, origins)``.
 A background thread writes the aggregated counts with
-:func:`gateway.services.stats.record_check` (one upsert per distinct key and its ``count``) every
+:func:`gateway.services.stats.record_checks` (one upsert per counter row and its count) every
 ``settings.stats_flush_seconds``, and :meth:`CheckCounter.flush` writes them at once (the stats
 router calls it before reading, and the app calls it at shutdown). Counts of a worker that is
 killed with SIGKILL between two flushes are lost (at most one interval's worth).
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.services.stats import record_check
+from gateway.services.stats import record_checks
 
 __all__ = ["CheckCounter"]
 
@@ -75,15 +75,7 @@ class CheckCounter:
                 return 0
             try:
                 with self._sessions.begin() as session:
-                    for (day, status, origins), n in counts.items():
-                        record_check(
-                            session,
-                            status=status,
-                            origins=[o for o in origins.split(",") if o],
-                            own_country=self._country,
-                            day=day,
-                            count=n,
-                        )
+                    record_checks(session, counts=counts, own_country=self._country)
             except Exception:
                 with self._lock:
                     self._counts.update(counts)

@@ -16,7 +16,7 @@ from gateway.db.models import (
     OutboxRecord,
 )
 from gateway.services.reports import add_report, in_transaction
-from gateway.services.stats import CROSS_BORDER, DOMESTIC, NO_ORIGIN, record_check, stats
+from gateway.services.stats import CROSS_BORDER, DOMESTIC, NO_ORIGIN, record_check, record_checks, stats
 from ledger_node.record import Kind
 
 COUNTRY = "IN"
@@ -53,6 +53,32 @@ def test_record_check_counts_per_origin_and_once_per_check(db):
         ("2025-06-16", "KE", BLACKLISTED): 1,
         ("2025-06-16", CROSS_BORDER, BLACKLISTED): 1,
     }
+
+
+def test_record_checks_writes_the_counters_of_one_record_check_per_key(db):
+    aggregated = {
+        (DAY, WHITELISTED, ""): 5,
+        (DAY, BLACKLISTED, "KE"): 3,
+        (DAY, BLACKLISTED, "IN,KE"): 2,
+        (DAY, GREYLISTED, "BR"): 4,
+        (DAY, BLACKLISTED, "BR,KE"): 1,
+        ("2025-06-16", BLACKLISTED, "KE"): 7,
+    }
+    with db.factory.begin() as s:
+        record_checks(s, counts=aggregated, own_country=COUNTRY)
+    # the same checks one key at a time, on other days ("2025-06-15" -> "2026-06-15")
+    with db.factory.begin() as s:
+        for (day, status, origins), n in aggregated.items():
+            record_check(s, status=status, origins=origins.split(",") if origins else [], own_country=COUNTRY,
+                         day="2026" + day[4:], count=n)  # fmt: skip
+    rows = counters(db)
+    together = {key: n for key, n in rows.items() if key[0].startswith("2025")}
+    one_by_one = {("2025" + day[4:], origin, status): n for (day, origin, status), n in rows.items()
+                  if day.startswith("2026")}  # fmt: skip
+    assert together == one_by_one
+    assert together[(DAY, "KE", BLACKLISTED)] == 6
+    assert together[(DAY, CROSS_BORDER, BLACKLISTED)] == 4
+    assert together[(DAY, DOMESTIC, BLACKLISTED)] == 2
 
 
 def test_record_check_defaults_to_today_utc(db):
