@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.engine import make_engine, migrate, session_factory
 from gateway.errors import ConfigurationError
+from gateway.services.publisher import Publisher
 from gateway.settings import GatewaySettings
 from ledger_node.accounts import load_account
 from ledger_node.client import LedgerClient
@@ -54,3 +57,18 @@ class GatewayContext:
         if self.settings.relayer_keystore is None:
             raise ConfigurationError("no relayer_keystore configured: this gateway cannot send transactions")
         return load_account(self.settings.relayer_keystore, self.settings.password())
+
+    def publisher(self, *, clock: Callable[[], float] = time.time) -> Publisher:
+        """The publisher of this gateway (its settings, database, node, signer and relayer)."""
+        s = self.settings
+        return Publisher(
+            country=s.country,
+            engine=self.engine,
+            client=self.client,
+            signer=self.signer,
+            relayer=self.relayer,
+            batch_size=s.batch_size,
+            batch_max_age=s.batch_max_age,
+            deploy_block=s.deploy_block,
+            clock=clock,
+        )

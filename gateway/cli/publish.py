@@ -46,21 +46,6 @@ class _Progress:
             raise _StopRequestedError
 
 
-def make_publisher(ctx: GatewayContext) -> Publisher:
-    """The publisher of the gateway ``ctx`` (its settings, database, node, signer and relayer)."""
-    s = ctx.settings
-    return Publisher(
-        country=s.country,
-        engine=ctx.engine,
-        client=ctx.client,
-        signer=ctx.signer,
-        relayer=ctx.relayer,
-        batch_size=s.batch_size,
-        batch_max_age=s.batch_max_age,
-        deploy_block=s.deploy_block,
-    )
-
-
 def _batch_rows(ctx: GatewayContext, report: PublishReport) -> list[dict[str, Any]]:
     """The batches a run settled: seq, records, transaction, block, and how (published, resubmitted...)."""
     if not report.confirmed_seqs:
@@ -170,7 +155,7 @@ def publish(
 @clean_errors
 def _run(country: str, config: ConfigOpt, *, follow: bool, interval: float, as_json: bool) -> None:
     with gateway(country, config) as ctx:
-        publisher = make_publisher(ctx)
+        publisher = ctx.publisher()
         if follow:
             _follow(ctx, publisher, interval, as_json=as_json)
             return

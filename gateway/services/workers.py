@@ -134,18 +134,7 @@ class GatewayWorkers:
         def step() -> None:
             nonlocal publisher
             if publisher is None:
-                s = ctx.settings
-                publisher = Publisher(
-                    country=s.country,
-                    engine=ctx.engine,
-                    client=ctx.client,
-                    signer=ctx.signer,
-                    relayer=ctx.relayer,
-                    batch_size=s.batch_size,
-                    batch_max_age=s.batch_max_age,
-                    deploy_block=s.deploy_block,
-                    clock=self.clock,
-                )
+                publisher = ctx.publisher(clock=self.clock)
             report: PublishReport = publisher.publish_once(flush=False)
             self.state.records_published += report.records
             if report.batches:
