@@ -25,7 +25,8 @@ def make_records(n: int, *, kind: Kind = Kind.STOLEN, imeis: list[str] | None = 
     """``n`` packed records of random IMEIs (or the given ones)."""
     ids = imeis if imeis is not None else [random_imei() for _ in range(n)]
     return pack_records(
-        Record(identifier=i, kind=kind, reported_at=1_760_000_000 + n, case_commitment=os.urandom(4)) for i in ids
+        Record(identifier=i, kind=kind, reported_at=1_760_000_000 + n, case_commitment=os.urandom(4))
+        for i in ids
     )
 
 
@@ -47,5 +48,7 @@ def publish_next(
     head, seq = client.head_of(country)
     batch = Batch.build(country, seq + 1, head, records)
     sig = sign_batch(signer or signer_of(net, country), batch, client.chain_id, client.address)
-    result = client.publish(sender=relayer or net.account(country, "relayer"), batch=batch, records=records, signature=sig)
+    result = client.publish(
+        sender=relayer or net.account(country, "relayer"), batch=batch, records=records, signature=sig
+    )
     return batch, sig, result
