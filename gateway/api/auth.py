@@ -51,10 +51,15 @@ __all__ = [
 ROLES = ("regulator", "operator", "auditor", "admin")
 KEY_PREFIX = "cbk_"
 _SHOWN_PREFIX = 12  # characters of the key kept in clear as ``ApiKey.prefix``
+MAX_LABEL = 128  # ``ApiKey.label`` column size
 
 
 class InvalidRoleError(GatewayError):
     """An API key role that is not one of :data:`ROLES`."""
+
+
+class InvalidKeyLabelError(GatewayError):
+    """An API key label longer than :data:`MAX_LABEL` characters."""
 
 
 class UnknownApiKeyError(GatewayError):
@@ -85,10 +90,13 @@ def create_api_key(
 ) -> tuple[str, ApiKey]:
     """Create a key with ``role``: returns the key (to show once) and its stored row (hash only).
 
-    Does not commit. Raises :class:`InvalidRoleError` for an unknown role.
+    Does not commit. Raises :class:`InvalidRoleError` for an unknown role and
+    :class:`InvalidKeyLabelError` for a label longer than :data:`MAX_LABEL` characters.
     """
     if role not in ROLES:
         raise InvalidRoleError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    if len(label) > MAX_LABEL:
+        raise InvalidKeyLabelError(f"label: at most {MAX_LABEL} characters, got {len(label)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
         key_hash=hash_key(key),

@@ -180,3 +180,6 @@ def test_keys_cli_create_list_revoke(tmp_path):
     missing = runner.invoke(cli, ["keys", "revoke", "999", *common])
     assert missing.exit_code == 1
     assert "no API key with id 999" in missing.output
+    long_name = runner.invoke(cli, ["keys", "create", "--role", "operator", "--name", "x" * 129, *common])
+    assert long_name.exit_code == 1
+    assert "at most 128 characters" in long_name.output
