@@ -19,7 +19,6 @@ Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other id
 from __future__ import annotations
 
 import itertools
-import operator
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,7 +73,6 @@ _IMEI_TYPE = 1
 _IN_CHUNK = 1_000
 _RECORD = struct.Struct(">B7sI4s")
 _CURSOR_IDS = itertools.count(1)  # names of server-side cursors
-_IMEI_OF_RECORD = operator.itemgetter(3)
 
 
 class Sql:
@@ -401,7 +399,6 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
         (cc, seq, i, ident, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at, com)
         for i, (tk, ident, at, com) in enumerate(records)
     ]
-    rows.sort(key=_IMEI_OF_RECORD)
     sql.copy_or_many(_COPY_RECORDS, _INSERT_RECORD, rows)
     # Latest record of this batch per IMEI: a later index overwrites an earlier one.
     latest = {
@@ -411,12 +408,12 @@ def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResu
     before: dict[str, list[tuple[str, int]]] = {}
     if honoured:
         for imei, country, kind in sql.in_chunks(
-            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", sorted(latest)
+            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", list(latest)
         ):
             before.setdefault(imei, []).append((country, kind))
     sql.many_unnest(
         _UPSERT_ENTRY,
-        sorted([(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()]),
+        [(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()],
         _ENTRY_TYPES,
     )
     changes = _fold_batch(sql, cc, latest, before, policy) if honoured else 0
@@ -456,7 +453,7 @@ def _fold_batch(
     first = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
     sql.many_unnest(
         _UPSERT_STATUS,
-        sorted([(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)]),
+        [(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)],
         _STATUS_TYPES,
     )
     return len(changed)
