@@ -30,11 +30,9 @@ from __future__ import annotations
 
 import csv
 import json
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -61,9 +59,8 @@ from gateway.services.reports import (
     write_rows,
 )
 from ledger_node.errors import InvalidIdentifierError
-from ledger_node.hashing import keccak256
 from ledger_node.identifiers import parse_imei
-from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE, UINT32_MAX, Kind
+from ledger_node.record import UINT32_MAX, Kind, case_commitment, new_salt
 
 __all__ = [
     "CHUNK_ROWS",
@@ -90,8 +87,6 @@ MISSING_POLICIES: dict[str, Kind | None] = {
 _KINDS: dict[str, int] = {k.name: int(k) for k in Kind}  # plain ints: drivers bind them as-is
 _REQUIRED = ("imei", "kind", "reported_at")
 _DATE_CACHE_MAX = 100_000
-#: Fresh salts are sliced from one CSPRNG read of this many salts (one syscall instead of one per row).
-_SALTS_PER_READ = 4_096
 
 #: ``(line, imei, kind, reported_at, case_ref, error)`` as produced by the format readers; when
 #: ``error`` is set the other fields are placeholders.
@@ -397,13 +392,7 @@ def _import_rows(
 
     Returns the IMEIs of valid rows (with their line and data) and the IMEIs named only by bad rows.
     The loop is the import's hot path: fast paths are inlined (digit-string times, exact kind names,
-    ASCII case references, new entries, identical entries, the case commitment of
-    :func:`ledger_node.record.case_commitment`) and fall back to the checked helpers.
-
-    Each chunk is written in a background thread while the next one is parsed (the database driver
-    releases the GIL while it writes). Chunks are still written one at a time and in file order, each
-    in its own transaction, and a chunk is handed over only after the previous one committed: a
-    failing chunk stops the import with the earlier chunks whole and nothing after it written.
+    ASCII case references, new entries, identical entries) and fall back to the checked helpers.
     """
     seen: dict[str, tuple[int, int, int, str]] = {}
     mentioned: set[str] = set()
@@ -417,121 +406,95 @@ def _import_rows(
     count = unchanged = 0
     next_flush = chunk_rows
     next_progress = PROGRESS_EVERY if progress is not None else -1
-    salts, salt_at = b"", 0
-    writing: Future[list[OutboxRow]] | None = None
     if progress is not None:
         progress(0, total)
 
-    def write(
-        new: list[RegisterRow], updates: list[RegisterRow], records: list[OutboxRow]
-    ) -> list[OutboxRow]:
-        with factory.begin() as session:
-            write_rows(session, inserts=new, updates=updates, outbox=records)
-        return records
-
-    def settle() -> None:
-        """Wait for the chunk being written (re-raising its error) and count it."""
-        nonlocal writing
-        if writing is not None:
-            written = writing.result()
-            writing = None
-            counts.update(row[2] for row in written)
-            report.created += len(written)
-
     def flush() -> None:
-        nonlocal inserts, outbox, changes, writing
         if not outbox:
             return
         final = {c.imei: c for c in changes}
         updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
-        settle()
-        writing = writer.submit(write, inserts, updates, outbox)
-        inserts, outbox, changes = [], [], []
+        with factory.begin() as session:
+            write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
+        counts.update(row[2] for row in outbox)
+        report.created += len(outbox)
+        inserts.clear()
+        outbox.clear()
+        changes.clear()
 
-    # On an error the executor still waits for the chunk already handed over; the first error wins.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-import-writer") as writer:
-        for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
-            count += 1
-            if count == next_flush:
-                flush()
-                next_flush += chunk_rows
-            if count == next_progress:
-                assert progress is not None  # next_progress stays -1 without a callback
-                progress(count, max(total, count))
-                next_progress += PROGRESS_EVERY
-            if error is not None:
-                bad.append(BadRow(line, error))
-                continue
-            try:
-                core = parse_imei(raw_imei)
-            except InvalidIdentifierError as exc:
-                text = raw_imei.strip()
-                if len(text) == 15 and text.isdigit() and text.isascii():
-                    mentioned.add(text[:14])  # a mistyped check digit still names its core
-                bad.append(BadRow(line, f"imei: {exc}"))
-                continue
-            try:
-                kind = kinds.get(raw_kind)
-                if kind is None:
-                    kind = _kind(raw_kind)
-                if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
-                    at = int(raw_at)
-                    if at > limit:
-                        check_reported_at(at, now)
-                else:
-                    at = check_reported_at(parse_reported_at(raw_at), now)
-                case_ref = raw_case if raw_case.isascii() else _case_ref(raw_case)
-            except ReportRejectedError as exc:
-                mentioned.add(core)
-                bad.append(BadRow(line, str(exc)))
-                continue
-            earlier = seen.get(core)
-            if earlier is not None:
-                if earlier[1] == kind and earlier[2] == at and earlier[3] == case_ref:
-                    unchanged += 1
-                else:
-                    bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
-                continue
-            existing = register.get(core)
-            if existing is None and kind in blocking:  # fast path: a new entry
-                if salt_at == len(salts):
-                    salts, salt_at = secrets.token_bytes(SALT_SIZE * _SALTS_PER_READ), 0
-                salt = salts[salt_at : salt_at + SALT_SIZE]  # a fresh random salt
-                salt_at += SALT_SIZE
-                commitment = keccak256(salt + case_ref.encode())[:COMMITMENT_SIZE]  # case_commitment()
-                inserts.append((kind, at, salt, commitment, now, core))
-                outbox.append((pack_record(core, kind, at, commitment), core, kind, now))
-            elif (  # fast path: an identical active entry
-                existing is not None
-                and existing[0] == kind
-                and existing[1] == at
-                and kind in blocking
-                and keccak256(existing[2] + case_ref.encode())[:COMMITMENT_SIZE] == existing[3]
-            ):
+    for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
+        count += 1
+        if count == next_flush:
+            flush()
+            next_flush += chunk_rows
+        if count == next_progress:
+            assert progress is not None  # next_progress stays -1 without a callback
+            progress(count, max(total, count))
+            next_progress += PROGRESS_EVERY
+        if error is not None:
+            bad.append(BadRow(line, error))
+            continue
+        try:
+            core = parse_imei(raw_imei)
+        except InvalidIdentifierError as exc:
+            text = raw_imei.strip()
+            if len(text) == 15 and text.isdigit() and text.isascii():
+                mentioned.add(text[:14])  # a mistyped check digit still names its core
+            bad.append(BadRow(line, f"imei: {exc}"))
+            continue
+        try:
+            kind = kinds.get(raw_kind)
+            if kind is None:
+                kind = _kind(raw_kind)
+            if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
+                at = int(raw_at)
+                if at > limit:
+                    check_reported_at(at, now)
+            else:
+                at = check_reported_at(parse_reported_at(raw_at), now)
+            case_ref = raw_case if raw_case.isascii() else _case_ref(raw_case)
+        except ReportRejectedError as exc:
+            mentioned.add(core)
+            bad.append(BadRow(line, str(exc)))
+            continue
+        earlier = seen.get(core)
+        if earlier is not None:
+            if earlier[1] == kind and earlier[2] == at and earlier[3] == case_ref:
                 unchanged += 1
             else:
-                try:
-                    change = plan_change(
-                        imei=core,
-                        kind=Kind(kind),
-                        reported_at=at,
-                        case_ref=case_ref,
-                        existing=existing,
-                        now=now,
-                    )
-                except NotBlockedError as exc:
-                    mentioned.add(core)
-                    refused.append((line, core, str(exc)))
-                    continue
-                if change is None:
-                    unchanged += 1
-                else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
-                    changes.append(change)
-                    outbox.append((change.record, core, change.kind, now))
-            # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
-            seen[core] = (line, kind, at, case_ref)
-        flush()
-        settle()
+                bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
+            continue
+        existing = register.get(core)
+        if existing is None and kind in blocking:  # fast path: a new entry
+            salt = new_salt()
+            commitment = case_commitment(salt, case_ref)
+            inserts.append((kind, at, salt, commitment, now, core))
+            outbox.append((pack_record(core, kind, at, commitment), core, kind, now))
+        elif (  # fast path: an identical active entry
+            existing is not None
+            and existing[0] == kind
+            and existing[1] == at
+            and kind in blocking
+            and case_commitment(existing[2], case_ref) == existing[3]
+        ):
+            unchanged += 1
+        else:
+            try:
+                change = plan_change(
+                    imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
+                )
+            except NotBlockedError as exc:
+                mentioned.add(core)
+                refused.append((line, core, str(exc)))
+                continue
+            if change is None:
+                unchanged += 1
+            else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
+                changes.append(change)
+                outbox.append((change.record, core, change.kind, now))
+        # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
+        seen[core] = (line, kind, at, case_ref)
+    flush()
 
     report.rows = count
     report.unchanged = unchanged
