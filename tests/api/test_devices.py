@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from starlette.responses import JSONResponse
 
 from gateway.db.models import CheckEvent
 from gateway.services.stats import stats
@@ -127,6 +128,25 @@ def test_batch_check_answers_in_order_with_errors_per_item(api: Api):
     assert with_reasons["results"][0]["reasons"] == [
         {"country": "IN", "kind": "STOLEN", "status": "BLACKLISTED"}
     ]
+
+
+def test_batch_check_body_is_the_json_the_other_answers_render(api: Api):
+    stolen, dup = imei(30), imei(31)
+    api.ledger.publish("IN", [(stolen, Kind.STOLEN)])
+    api.ledger.publish("BR", [(stolen, Kind.LOST), (dup, Kind.DUPLICATED)])
+    odd = 'x"é\\'  # an invalid identifier to escape
+    imeisv = parse_imei(imei(32)) + "07"
+    identifiers = [stolen, f" {dup} ", odd, parse_imei(stolen), "imei-" + stolen, imeisv, imei(33)]
+    for reasons in (False, True):
+        r = api.client.post(
+            "/v1/devices/check", json={"imeis": identifiers, "reasons": reasons}, headers=api.auth("operator")
+        )
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/json"
+        out = r.json()
+        assert [x["imei"] for x in out["results"]] == [stolen, dup, odd, stolen, stolen, imei(32), imei(33)]
+        assert out["results"][0]["origins"] == ["BR", "IN"]
+        assert r.content == JSONResponse(out).body  # compact UTF-8 JSON, as JSONResponse renders it
 
 
 def test_batch_check_of_ten_thousand_and_one_is_refused(api: Api):

@@ -8,12 +8,14 @@ request. Both endpoints spend one token of the caller's rate-limit bucket.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import ApiState, CheckLimited, StateDep
 from gateway.api.problems import ProblemError, invalid_field, problem_responses
@@ -115,7 +117,18 @@ async def get_device(
     return JSONResponse(body)
 
 
-def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
+# Rendered as Starlette's JSONResponse renders (compact, UTF-8).
+_json = partial(json.dumps, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+def _check(state: ApiState, request: CheckIn) -> bytes:
+    """The JSON body of a batch check (the bytes ``JSONResponse`` would render for the same answer).
+
+    The common item — a valid identifier, no reasons — is written with a format string: its values
+    are 15 digits, a status name and an origins list rendered by json.dumps, so nothing needs
+    escaping; 10,000 of them cost a third of what 10,000 dicts and their JSON encoding do. Invalid
+    identifiers and items with reasons go through json.dumps.
+    """
     cores: list[str | None] = []
     errors: dict[int, str] = {}
     for index, value in enumerate(request.imeis):
@@ -127,41 +140,40 @@ def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
     found = state.lookup.statuses([c for c in cores if c is not None])
     counts = dict.fromkeys(STATUS_NAMES.values(), 0)
     checked: Counter[tuple[int, str]] = Counter()
-    origin_lists: dict[str, list[str]] = {"": []}  # one list per distinct origins, shared by the items
-    results: list[dict[str, object]] = []
+    origins_json: dict[str, str] = {"": "[]"}  # rendered once per distinct origins
+    items: list[str] = []
     unlisted = (0, "")
     for index, core in enumerate(cores):
         value = request.imeis[index]
         if core is None:
-            results.append({"index": index, "imei": value, "error": errors[index]})
+            items.append(_json({"index": index, "imei": value, "error": errors[index]}))
             continue
         answer = found.get(core, unlisted)
         checked[answer] += 1
         status, origins = answer
         name = STATUS_NAMES[status]
         counts[name] += 1
-        listed = origin_lists.get(origins)
-        if listed is None:
-            listed = origin_lists[origins] = origins.split(",")
         text = value.strip()
-        item: dict[str, object] = {
-            "index": index,
-            # a 15-character identifier that parsed is the Luhn-checked 15-digit IMEI itself
-            "imei": text if len(text) == 15 else imei15(core),
-            "status": name,
-            "origins": listed,
-        }
+        # a 15-character identifier that parsed is the Luhn-checked 15-digit IMEI itself
+        imei = text if len(text) == 15 else imei15(core)
         if request.reasons:
+            item = {
+                "index": index,
+                "imei": imei,
+                "status": name,
+                "origins": origins.split(",") if origins else [],
+            }
             item["reasons"] = reasons_of(state, core, origins)
-        results.append(item)
+            items.append(_json(item))
+            continue
+        listed = origins_json.get(origins)
+        if listed is None:
+            listed = origins_json[origins] = _json(origins.split(","))
+        items.append(f'{{"index":{index},"imei":"{imei}","status":"{name}","origins":{listed}}}')
     for (status, origins), n in checked.items():
         state.checks.add(status, origins, n)
-    return {
-        "checked": len(results) - len(errors),
-        "invalid": len(errors),
-        "counts": counts,
-        "results": results,
-    }
+    head = _json({"checked": len(cores) - len(errors), "invalid": len(errors), "counts": counts})
+    return f'{head[:-1]},"results":[{",".join(items)}]}}'.encode()
 
 
 @router.post(
@@ -170,7 +182,7 @@ def _check(state: ApiState, request: CheckIn) -> dict[str, object]:
     summary="Status of up to 10,000 devices",
     responses=problem_responses(400, 401, 403, 413, 422, 429),
 )
-async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> JSONResponse:
+async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> Response:
     """Check many devices at once (≤ 10,000): one answer per identifier, in order; an invalid
     identifier gets an `error` instead of a status. `reasons: true` adds the records behind each
     status.
@@ -180,4 +192,4 @@ async def post_check(request: CheckIn, _who: CheckLimited, state: StateDep) -> J
         raise ProblemError(
             413, "too-many-items", f"{len(request.imeis)} identifiers in one request; at most {MAX_CHECK}"
         )
-    return JSONResponse(await run_in_threadpool(_check, state, request))
+    return Response(await run_in_threadpool(_check, state, request), media_type="application/json")
