@@ -17,8 +17,11 @@ $(STAMP_PY): pyproject.toml requirements.lock
 	$(PIP) install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
+# `npm install` keeps to package-lock.json (it is not rewritten); `npm ci` refuses a lock file without the
+# other platforms' optional anvil/forge/cast packages, which the registries reachable here do not serve.
 $(STAMP_NPM): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
+	git diff --quiet -- package-lock.json 2>/dev/null || { echo "package-lock.json changed: commit it"; exit 1; }
 	touch $@
 
 test: setup
