@@ -1,4 +1,4 @@
-"""Validate N5g-eir answers against the official 3GPP OpenAPI files in shared/3gpp/.
+"""Validate N5g-eir answers against the official 3GPP OpenAPI files in spec/3gpp/.
 
 The YAML files are loaded as they are; their ``$ref``s (``#/components/...`` within a file and
 ``TS29571_CommonData.yaml#/...`` across files) are resolved by a ``referencing`` registry holding
@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT4
 
 from ledger_node.paths import REPO_ROOT
 
-SPEC_DIR = REPO_ROOT.parent / "shared" / "3gpp"
+SPEC_DIR = REPO_ROOT / "spec" / "3gpp"
 EIR_FILE = "TS29511_N5g-eir_EquipmentIdentityCheck.yaml"
 COMMON_FILE = "TS29571_CommonData.yaml"
 OPERATION_PATH = "/equipment-status"
