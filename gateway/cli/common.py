@@ -70,6 +70,10 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead of tables.")
 ]
+RunJsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print each run as one line of JSON on stdout (NDJSON with --follow)."),
+]
 
 
 def _check_imei(value: str) -> str:

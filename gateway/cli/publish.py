@@ -13,6 +13,7 @@ from sqlalchemy import select
 from gateway.cli.common import (
     ConfigOpt,
     CountryOpt,
+    RunJsonOpt,
     clean_errors,
     console,
     err_console,
@@ -130,10 +131,7 @@ def publish(
     interval: Annotated[
         float, typer.Option("--interval", min=0.05, help="Seconds between outbox polls with --follow.")
     ] = 1.0,
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help="Print each run as one line of JSON on stdout (NDJSON with --follow)."),
-    ] = False,
+    as_json: RunJsonOpt = False,
 ) -> None:
     """Publish the register's changes (the outbox) to this country's log on the ledger, exactly once.
 

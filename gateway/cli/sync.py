@@ -21,6 +21,7 @@ from gateway.cli.common import (
     EXIT_QUARANTINED,
     ConfigOpt,
     CountryOpt,
+    RunJsonOpt,
     clean_errors,
     console,
     err_console,
@@ -126,10 +127,7 @@ def sync(
     interval: Annotated[
         float, typer.Option("--interval", min=0.05, help="Seconds between polls of the node with --follow.")
     ] = 2.0,
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help="Print each run as one line of JSON on stdout (NDJSON with --follow)."),
-    ] = False,
+    as_json: RunJsonOpt = False,
     workers: Annotated[
         int | None,
         typer.Option(
