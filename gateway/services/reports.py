@@ -412,8 +412,8 @@ def _single(
     imei: str,
     kind: Kind,
     reported_at: int | None,
-    case_ref: str,
     now: int | None,
+    case_ref: str = "",
 ) -> ReportResult:
     check_country(country)
     core = _parse_imei(imei)
@@ -482,15 +482,7 @@ def recover(
         ForeignBlockError: we have no active entry but other countries block the IMEI.
         NotBlockedError: nobody blocks the IMEI.
     """
-    return _single(
-        session,
-        country=country,
-        imei=imei,
-        kind=Kind.RECOVERED,
-        reported_at=reported_at,
-        case_ref="",
-        now=now,
-    )
+    return _single(session, country=country, imei=imei, kind=Kind.RECOVERED, reported_at=reported_at, now=now)
 
 
 def withdraw(
@@ -507,15 +499,7 @@ def withdraw(
         ForeignBlockError: we have no active entry but other countries block the IMEI.
         NotBlockedError: nobody blocks the IMEI.
     """
-    return _single(
-        session,
-        country=country,
-        imei=imei,
-        kind=Kind.WITHDRAWN,
-        reported_at=reported_at,
-        case_ref="",
-        now=now,
-    )
+    return _single(session, country=country, imei=imei, kind=Kind.WITHDRAWN, reported_at=reported_at, now=now)
 
 
 def _error_code(exc: Exception) -> str:

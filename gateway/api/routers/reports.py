@@ -16,10 +16,10 @@ from pydantic import Discriminator, Tag
 
 from gateway.api.deps import Regulator, SessionDep, StateDep
 from gateway.api.problems import ProblemError, item_problem, problem_responses
-from gateway.api.schemas.common import EXAMPLE_IMEI
 from gateway.api.schemas.reports import (
     EXAMPLE_BULK,
     MAX_REPORTS,
+    REPORT_OUT_EXAMPLE,
     BulkReportOut,
     RecoveryIn,
     ReportIn,
@@ -85,18 +85,7 @@ def _apply(state: StateDep, session: SessionDep, inputs: list[ReportInput]) -> l
             "content": {
                 "application/json": {
                     "examples": {
-                        "one": {
-                            "value": {
-                                "index": 0,
-                                "imei": EXAMPLE_IMEI,
-                                "ok": True,
-                                "changed": True,
-                                "kind": "STOLEN",
-                                "reported_at": 1_760_000_000,
-                                "previous_kind": None,
-                                "error": None,
-                            }
-                        },
+                        "one": {"value": REPORT_OUT_EXAMPLE},
                         "many": {"value": BulkReportOut.model_config["json_schema_extra"]["examples"][0]},  # type: ignore[index]
                     }
                 }

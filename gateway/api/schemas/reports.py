@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from gateway.api.schemas.common import EXAMPLE_IMEI, EXAMPLE_IMEI_2, KindName
 
@@ -64,25 +65,23 @@ class ItemError(BaseModel):
     detail: str
 
 
+#: The answer to one accepted STOLEN report (also the OpenAPI example of ``POST /v1/reports``).
+REPORT_OUT_EXAMPLE: JsonDict = {
+    "index": 0,
+    "imei": EXAMPLE_IMEI,
+    "ok": True,
+    "changed": True,
+    "kind": "STOLEN",
+    "reported_at": 1_760_000_000,
+    "previous_kind": None,
+    "error": None,
+}
+
+
 class ReportOut(BaseModel):
     """Result of one report (or one item of a list)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "index": 0,
-                    "imei": EXAMPLE_IMEI,
-                    "ok": True,
-                    "changed": True,
-                    "kind": "STOLEN",
-                    "reported_at": 1_760_000_000,
-                    "previous_kind": None,
-                    "error": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [REPORT_OUT_EXAMPLE]})
 
     index: int = Field(description="position of the item in the request (0 for a single report)")
     imei: str = Field(description="15-digit IMEI when it parsed, else the identifier as sent")
