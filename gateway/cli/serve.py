@@ -20,6 +20,7 @@ import typer
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.api.http_protocol import CoalescingHttpToolsProtocol
 from gateway.cli.common import ConfigOpt, CountryOpt, clean_errors, err_console, gateway
 from gateway.services.workers import GatewayWorkers
 
@@ -81,6 +82,7 @@ def serve(
                     access_log=access_log,
                     log_level=log_level,
                     workers=1,
+                    http=CoalescingHttpToolsProtocol,
                 )
                 return
             os.environ["CROSSBLOCK_COUNTRY"] = country
@@ -94,6 +96,7 @@ def serve(
                 workers=workers,
                 access_log=access_log,
                 log_level=log_level,
+                http=CoalescingHttpToolsProtocol,
             )
         finally:
             if loops is not None:
