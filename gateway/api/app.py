@@ -32,7 +32,7 @@ from fastapi.openapi.utils import get_openapi
 from gateway.api.auth import KeyCache, RateLimiter
 from gateway.api.checks import CheckCounter
 from gateway.api.deps import ApiState
-from gateway.api.fastlane import install_fast_lane
+from gateway.api.fastlane import FastLane, GatewayApp
 from gateway.api.problems import Problem, install_problem_handlers, openapi_components, problem_responses
 from gateway.api.routers import ROUTERS
 from gateway.api.routers.operations import install as install_operations
@@ -74,7 +74,7 @@ def _build_state(context: GatewayContext) -> ApiState:
     )
 
 
-def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
+def create_app(source: GatewaySettings | GatewayContext) -> GatewayApp:
     """The gateway's HTTP application for ``source`` (settings, or an existing context to share).
 
     The database is migrated here. The check-statistics flush thread runs while the app's lifespan
@@ -93,7 +93,7 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
             state.checks.stop()
             state.lookup.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title=f"CrossBlock gateway {context.settings.country}",
         version="1.0.0",
         description=_DESCRIPTION,
@@ -107,8 +107,8 @@ def create_app(source: GatewaySettings | GatewayContext) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    install_fast_lane(app, state)  # first: innermost of the middlewares
     install_operations(app)  # metrics registry and middleware, audit jobs
+    app.fast_lane = FastLane(state=state, metrics=app.state.metrics)  # in front of the middlewares
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,46 +1,50 @@
-"""The fast lane: the two hottest endpoints answered without FastAPI's routing and dependency solving.
+"""The fast lane: the two hottest endpoints answered in front of FastAPI's middleware stack.
 
 ``GET /v1/devices/{imei}`` (without query parameters) and ``GET /n5g-eir-eic/v1/equipment-status``
 are what an operator's EIR calls on every attach, thousands of times a second. FastAPI's per-request
-work (route matching, dependency resolution, parameter validation) costs several times the lookup
-itself, so this ASGI middleware answers those two requests directly. It is not a second
-implementation: it calls the same functions as the routes (:func:`gateway.api.deps.check_caller`
-for the key, role and rate limit; :func:`gateway.api.routers.devices.device_answer`;
-:func:`gateway.api.routers.n5g_eir.equipment_status`) and renders the same problem documents, so
-the answers are byte-for-byte those of the routes (tests compare both). Everything else — other
-methods and paths, ``?explain=true``, anything unusual — goes on to FastAPI untouched, and the
-routes remain what OpenAPI documents.
+work (its middleware stack, route matching, dependency resolution, parameter validation) costs
+several times the lookup itself, so :class:`GatewayApp` hands those two requests to
+:class:`FastLane` before any of it. It is not a second implementation: it calls the same functions
+as the routes (:func:`gateway.api.deps.check_caller` for the key, role and rate limit;
+:func:`gateway.api.routers.devices.device_json`; :func:`gateway.api.routers.n5g_eir.equipment_status`)
+and renders the same problem documents, so the answers are byte-for-byte those of the routes (tests
+compare both). Everything else — other methods and paths, ``?explain=true``, anything unusual —
+goes on to FastAPI untouched, and the routes remain what OpenAPI documents.
 
-It sits inside the other middlewares (it is added first), and sets ``scope["route"]`` to the
-documented route, so request metrics label these requests as usual.
+The lane records its requests in the request-latency histogram itself
+(:meth:`gateway.metrics.GatewayMetrics.observe`, labelled with the documented route), as the
+metrics middleware does for the requests it sees. It sends each answer as one
+``http.response.start`` and one ``http.response.body`` message, with ``content-length``; served by
+:class:`gateway.api.http_protocol.CoalescingHttpToolsProtocol` they leave in one socket write.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.api.deps import ApiState, check_caller
 from gateway.api.problems import PROBLEM_JSON, ProblemError, problem_body
-from gateway.api.routers import devices, n5g_eir
-from gateway.api.routers.devices import device_answer, parse_path_imei
+from gateway.api.routers.devices import device_json, parse_path_imei
 from gateway.api.routers.n5g_eir import PATH as EIR_PATH
 from gateway.api.routers.n5g_eir import equipment_status
+from gateway.metrics import GatewayMetrics
 
-__all__ = ["DEVICE_PREFIX", "FastLane", "install_fast_lane"]
+__all__ = ["DEVICE_PREFIX", "DEVICE_ROUTE", "FastLane", "GatewayApp"]
 
 log = logging.getLogger("gateway.api")
 
 DEVICE_PREFIX = "/v1/devices/"
-_DEVICE_ROUTE = DEVICE_PREFIX + "{imei}"
+DEVICE_ROUTE = DEVICE_PREFIX + "{imei}"
 _JSON = b"application/json"
+_PROBLEM = PROBLEM_JSON.encode()
 
 
 def _bearer_token(scope: Scope) -> str:
@@ -61,46 +65,62 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
+class _EirBodies(dict[str, bytes]):
+    """The N5g-eir answers ``{"status": NAME}``, each rendered once."""
+
+    def __missing__(self, name: str) -> bytes:
+        body = self[name] = _dumps({"status": name})
+        return body
+
+
 class FastLane:
-    """ASGI middleware answering the check GETs of :mod:`gateway.api.routers.devices` / ``n5g_eir``."""
+    """Answers the check GETs of :mod:`gateway.api.routers.devices` / ``n5g_eir`` (see the module)."""
 
-    def __init__(self, app: ASGIApp, *, state: ApiState, routes: Mapping[str, BaseRoute]) -> None:
-        self.app = app
+    def __init__(self, *, state: ApiState, metrics: GatewayMetrics | None) -> None:
         self.state = state
-        self.device_route = routes.get(_DEVICE_ROUTE)
-        self.eir_route = routes.get(EIR_PATH)
+        self.metrics = metrics
+        self._eir_bodies = _EirBodies()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            path: str = scope["path"]
-            if path.startswith(DEVICE_PREFIX) and not scope["query_string"]:
-                imei = path[len(DEVICE_PREFIX) :]
-                if imei and "/" not in imei and self.device_route is not None:
-                    scope["route"] = self.device_route
-                    await self._answer(send, path, self._device, _bearer_token(scope), imei)
-                    return
-            elif path == EIR_PATH and self.eir_route is not None:
-                scope["route"] = self.eir_route
-                await self._answer(send, path, self._eir, _bearer_token(scope), scope["query_string"])
-                return
-        await self.app(scope, receive, send)
+    async def answer(self, scope: Scope, send: Send) -> bool:
+        """Answer ``scope`` if it is one of the lane's requests; False (nothing sent) otherwise."""
+        if scope["method"] != "GET":
+            return False
+        path: str = scope["path"]
+        handler: Callable[[str, Any], bytes]
+        if path.startswith(DEVICE_PREFIX):
+            imei = path[len(DEVICE_PREFIX) :]
+            if scope["query_string"] or not imei or "/" in imei:
+                return False
+            route, handler, argument = DEVICE_ROUTE, self._device, imei
+        elif path == EIR_PATH:
+            route, handler, argument = EIR_PATH, self._eir, scope["query_string"]
+        else:
+            return False
+        started = time.perf_counter()
+        status = await self._answer(send, path, handler, _bearer_token(scope), argument)
+        if self.metrics is not None:
+            seconds = time.perf_counter() - started
+            self.metrics.observe(method="GET", route=route, status=status, seconds=seconds)
+        return True
 
-    def _device(self, token: str, imei: str) -> dict[str, object]:
+    def _device(self, token: str, imei: str) -> bytes:
         check_caller(self.state, token)
-        return device_answer(self.state, parse_path_imei(imei))
+        return device_json(self.state, parse_path_imei(imei), imei)
 
-    def _eir(self, token: str, query: bytes) -> dict[str, object]:
+    def _eir(self, token: str, query: bytes) -> bytes:
         check_caller(self.state, token)
         params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
         answer = equipment_status(
             self.state, pei=params.get("pei"), supi=params.get("supi"), gpsi=params.get("gpsi")
         )
-        return dict(answer)
+        return self._eir_bodies[answer["status"]]
 
-    async def _answer(self, send: Send, path: str, handler: Any, token: str, argument: Any) -> None:
+    async def _answer(
+        self, send: Send, path: str, handler: Callable[[str, Any], bytes], token: str, argument: Any
+    ) -> int:
         headers: list[tuple[bytes, bytes]]
         try:
-            body = _dumps(handler(token, argument))
+            body = handler(token, argument)
             status, media, headers = 200, _JSON, []
         except ProblemError as problem:
             document = problem_body(
@@ -112,7 +132,7 @@ class FastLane:
                 extra=problem.extra,
             )
             body = _dumps(document)
-            status, media = problem.status, PROBLEM_JSON.encode()
+            status, media = problem.status, _PROBLEM
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
         except Exception:
             log.exception("unhandled error on GET %s", path)
@@ -123,14 +143,21 @@ class FastLane:
                 detail="the gateway failed to handle this request; the error is logged",
                 instance=path,
             )
-            body, status, media, headers = _dumps(document), 500, PROBLEM_JSON.encode(), []
-        headers.append((b"content-length", str(len(body)).encode()))
+            body, status, media, headers = _dumps(document), 500, _PROBLEM, []
+        headers.append((b"content-length", b"%d" % len(body)))
         headers.append((b"content-type", media))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return status
 
 
-def install_fast_lane(app: FastAPI, state: ApiState) -> None:
-    """Add the fast lane to ``app`` (call after the routers are included, before other middlewares)."""
-    routes = {getattr(route, "path", ""): route for route in (*devices.router.routes, *n5g_eir.router.routes)}
-    app.add_middleware(FastLane, state=state, routes=routes)
+class GatewayApp(FastAPI):
+    """FastAPI, with the :class:`FastLane` (when set) answering its requests before the middlewares."""
+
+    fast_lane: FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.fast_lane
+        if lane is not None and scope["type"] == "http" and await lane.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
