@@ -5,7 +5,7 @@ Natural keys make re-application idempotent: a ledger record is ``(country, seq,
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Status codes stored in device_status (compact; names in gateway.services.status).
@@ -79,32 +79,28 @@ class LedgerBatch(Base):
     block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     tx_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     log_index: Mapped[int] = mapped_column(Integer)
+    records: Mapped[bytes] = mapped_column(LargeBinary)  # the packed records, exactly as published
 
 
 class LedgerRecord(Base):
-    """One record of a verified batch. ``(country, seq, idx)`` is its natural key."""
+    """Where each record of a verified batch sits, clustered by IMEI: the IMEI's history and the input
+    of its effective-status fold (the latest record of each country for the IMEI).
+
+    ``(country, seq, idx)`` is the record's natural key; the primary key leads with the IMEI so that
+    every record of an IMEI is one range of one B-tree (on SQLite a ``WITHOUT ROWID`` table: no
+    separate table and index to write per record). ``kind`` is the kind (1..6) for IMEI records and
+    the whole ``typeKind`` byte (>= 0x21) for other identifier types. The 16 packed bytes of every
+    record, case commitment included, are in ``LedgerBatch.records``.
+    """
 
     __tablename__ = "ledger_records"
+    imei: Mapped[str] = mapped_column(String(14), primary_key=True)
     country: Mapped[str] = mapped_column(String(2), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    imei: Mapped[str] = mapped_column(String(14))
     kind: Mapped[int] = mapped_column(Integer)
     reported_at: Mapped[int] = mapped_column(BigInteger)
-    case_commitment: Mapped[bytes] = mapped_column(LargeBinary(4))
-    __table_args__ = (Index("ix_ledger_records_imei", "imei"),)
-
-
-class CountryEntry(Base):
-    """The latest record of each country for each IMEI: the input of the effective-status fold."""
-
-    __tablename__ = "country_entries"
-    imei: Mapped[str] = mapped_column(String(14), primary_key=True)
-    country: Mapped[str] = mapped_column(String(2), primary_key=True)
-    kind: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    idx: Mapped[int] = mapped_column(Integer)
-    reported_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class DeviceStatus(Base):
@@ -118,17 +114,9 @@ class DeviceStatus(Base):
     status: Mapped[int] = mapped_column(Integer)
     origins: Mapped[str] = mapped_column(Text)  # comma-separated countries behind the status (any number)
     change_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    # Covers the blocklist snapshot (listed rows in IMEI order) so it reads no table rows.
-    __table_args__ = (
-        Index(
-            "ix_device_status_listed",
-            "imei",
-            "status",
-            "origins",
-            sqlite_where=text("status != 0"),
-            postgresql_where=text("status != 0"),
-        ),
-    )
+    # On SQLite the rows live in the primary-key B-tree (no rowid table beside it): a lookup is one
+    # descent and the blocklist snapshot reads the rows in IMEI order.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class CountryLog(Base):

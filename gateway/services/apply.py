@@ -1,24 +1,28 @@
 """The store side of syncing: write verified batches, statuses, quarantine, cursor; rewind on reorg.
 
-Every function here runs inside the caller's transaction (a SQLAlchemy ``Connection`` or
-``Session``) and never commits: the syncer decides the transaction boundaries, so the records, the
-statuses, the country log and the sync cursor that covers them always commit together.
+Every function here (and :class:`BatchWriter`) runs inside the caller's transaction (a SQLAlchemy
+``Connection`` or ``Session``) and never commits: the syncer decides the transaction boundaries, so
+the records, the statuses, the country log and the sync cursor that covers them always commit
+together.
 
 Speed: rows go through the driver's ``executemany`` on the transaction's own DBAPI connection with
 portable SQL (``INSERT ... ON CONFLICT``, valid on SQLite ≥ 3.24 and PostgreSQL), with no ORM
-objects per record. Status maintenance is incremental: only the IMEIs a batch touches are refolded.
+objects per record; records are buffered and written sorted by primary key (:class:`BatchWriter`).
+Status maintenance is incremental: only the IMEIs the written records touch are refolded.
 
 Idempotency: a ledger record's natural key is ``(country, seq, idx)``; a batch already applied
 with the same head is skipped, and quarantine rows are keyed by ``(country, seq)``.
 
 Storage of ``LedgerRecord.kind``: the kind (1..6) for IMEI records; for other identifier types
-(MEID, reserved) the whole ``typeKind`` byte (≥ 0x21), so the 16 packed bytes can always be rebuilt
-(:func:`pack_row`). Only IMEI records feed ``CountryEntry`` and ``DeviceStatus``.
+(MEID, reserved) the whole ``typeKind`` byte (≥ 0x21). The 16 packed bytes of every record are kept in
+``LedgerBatch.records``. Only IMEI records feed the latest entries (:mod:`gateway.services.entries`)
+and ``DeviceStatus``.
 """
 
 from __future__ import annotations
 
 import itertools
+import operator
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,16 +33,19 @@ from sqlalchemy.orm import Session
 
 from gateway.db.models import WHITELISTED
 from gateway.errors import SyncError
+from gateway.services.entries import ENTRY_ROWS_SQL, fold_input, latest_entries
 from gateway.services.status import Policy, fold
 from gateway.services.verify import VerifiedBatch
 from ledger_node.batch import struct_hash
 from ledger_node.events import BatchEvent, SignerEvent
 
 __all__ = [
+    "FLUSH_RECORDS",
     "HELD",
     "REJECTED",
     "ZERO_HASH",
     "ApplyResult",
+    "BatchWriter",
     "CountryState",
     "Db",
     "RewindResult",
@@ -338,129 +345,154 @@ class ApplyResult:
 
 _INSERT_BATCH = (
     "INSERT INTO ledger_batches (country, seq, prev_head, head, records_hash, merkle_root, count, signer, "
-    "signature, block_number, block_hash, tx_hash, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "signature, block_number, block_hash, tx_hash, log_index, records) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_RECORD = (
-    "INSERT INTO ledger_records (country, seq, idx, imei, kind, reported_at, case_commitment) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO ledger_records (imei, country, seq, idx, kind, reported_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_COPY_RECORDS = "COPY ledger_records (country, seq, idx, imei, kind, reported_at, case_commitment) FROM STDIN"
-_UPSERT_ENTRY = (
-    "INSERT INTO country_entries (imei, country, kind, seq, idx, reported_at) VALUES (?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (imei, country) DO UPDATE SET kind = excluded.kind, seq = excluded.seq, idx = excluded.idx, "
-    "reported_at = excluded.reported_at "
-    "WHERE excluded.seq > country_entries.seq "
-    "OR (excluded.seq = country_entries.seq AND excluded.idx > country_entries.idx)"
-)
+_COPY_RECORDS = "COPY ledger_records (imei, country, seq, idx, kind, reported_at) FROM STDIN"
 _UPSERT_STATUS = (
     "INSERT INTO device_status (imei, status, origins, change_id) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (imei) DO UPDATE SET status = excluded.status, origins = excluded.origins, "
     "change_id = excluded.change_id"
 )
-#: PostgreSQL column types of the two upserts' rows (for :meth:`Sql.many_unnest`).
-_ENTRY_TYPES = ("varchar", "varchar", "integer", "bigint", "integer", "bigint")
+#: PostgreSQL column types of the status upsert's rows (for :meth:`Sql.many_unnest`).
 _STATUS_TYPES = ("varchar", "integer", "text", "bigint")
 _UPSERT_LOG = (
     "INSERT INTO country_logs (country, last_seq, head, blocked_seq) VALUES (?, ?, ?, NULL) "
     "ON CONFLICT (country) DO UPDATE SET last_seq = excluded.last_seq, head = excluded.head"
 )
+_by_imei = operator.itemgetter(0)
+#: Records buffered by a :class:`BatchWriter` before they are written (bounds its memory).
+FLUSH_RECORDS = 250_000
+
+
+class BatchWriter:
+    """Stores verified batches within the caller's transaction, writing their records in bulk.
+
+    :meth:`add` stores a batch's ``LedgerBatch`` row (with its packed records) and ``CountryLog`` at
+    once and buffers its ``LedgerRecord`` rows; :meth:`flush` (also run by :meth:`add` when
+    :data:`FLUSH_RECORDS` rows wait) writes the buffered rows sorted by primary key, so that
+    neighbouring rows share B-tree pages, and refolds the ``DeviceStatus`` of the IMEIs they touch,
+    each once however many of the batches touched it. The caller must flush before it commits (the
+    syncer flushes once per chunk, right before it moves the cursor).
+
+    Relies on the invariant that ``DeviceStatus`` is the fold of the latest entries under ``policy``
+    (kept by every function here, and re-established by :func:`ensure_policy` after a policy
+    change), so the old status of a touched IMEI is folded from its entries before the flush instead
+    of being read back.
+    """
+
+    def __init__(self, db: Db, *, policy: Policy, flush_records: int = FLUSH_RECORDS) -> None:
+        self.sql = Sql(db)
+        self.policy = policy
+        self.flush_records = flush_records
+        self._rows: list[tuple[str, str, int, int, int, int]] = []
+
+    def add(self, verified: VerifiedBatch) -> ApplyResult:
+        """Store a verified batch (idempotent: a batch already stored with the same head is skipped).
+
+        ``status_changes`` of the result counts a flush this call triggered, if any.
+
+        Raises:
+            SyncError: a different batch is already stored at this ``(country, seq)``.
+        """
+        sql = self.sql
+        ev = verified.event
+        cc, seq = ev.country, ev.seq
+        existing = sql.one("SELECT head FROM ledger_batches WHERE country = ? AND seq = ?", (cc, seq))
+        if existing is not None:
+            if _bytes(existing[0]) != verified.head:
+                raise SyncError(
+                    f"{cc}#{seq}: the database holds a different batch (head "
+                    f"0x{_bytes(existing[0]).hex()}) than the chain (head 0x{verified.head.hex()}); "
+                    "run `crossblock audit verify`"
+                )
+            return ApplyResult(records=0, status_changes=0, skipped=True)
+        pos = ev.position
+        sql.run(
+            _INSERT_BATCH,
+            (
+                cc, seq, ev.prev_head, verified.head, ev.records_hash, ev.merkle_root, ev.count, ev.signer,
+                ev.signature, pos.block_number, pos.block_hash, pos.tx_hash, pos.log_index, ev.records,
+            ),
+        )  # fmt: skip
+        records = verified.records
+        self._rows.extend(
+            (ident, cc, seq, i, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at)
+            for i, (tk, ident, at, _com) in enumerate(records)
+        )
+        sql.run(_UPSERT_LOG, (cc, seq, verified.head))
+        changes = self.flush() if len(self._rows) >= self.flush_records else 0
+        return ApplyResult(records=len(records), status_changes=changes)
+
+    def flush(self) -> int:
+        """Write the buffered records and the statuses they change; returns the status changes."""
+        rows = self._rows
+        if not rows:
+            return 0
+        self._rows = []
+        # By IMEI, stably: neighbouring rows share B-tree pages, and an IMEI's rows stay in chain
+        # order, so in the dict below a country's latest kind is the one that stays.
+        rows.sort(key=_by_imei)
+        sql = self.sql
+        latest = {(imei, cc): kind for imei, cc, _seq, _idx, kind, _at in rows if kind < 0x10}
+        added: dict[str, dict[str, int]] = {}
+        for (imei, cc), kind in latest.items():
+            per_country = added.get(imei)
+            if per_country is None:
+                added[imei] = {cc: kind}
+            else:
+                per_country[cc] = kind
+        before = latest_entries(sql.in_chunks(ENTRY_ROWS_SQL, list(added)))
+        sql.copy_or_many(_COPY_RECORDS, _INSERT_RECORD, rows)
+        policy = self.policy
+        honours, kind_status = policy.honours, policy.kind_status
+        changed: list[tuple[str, int, str]] = []
+        for imei, new_kinds in added.items():
+            entries = before.get(imei)
+            if entries is None and len(new_kinds) == 1:  # the IMEI's first record here: the common case
+                ((cc, kind),) = new_kinds.items()
+                status = kind_status.get(kind, WHITELISTED) if cc in honours else WHITELISTED
+                if status != WHITELISTED:
+                    changed.append((imei, status, cc))
+                continue
+            old_kinds = {} if entries is None else {cc: entry[0] for cc, entry in entries.items()}
+            old = fold(sorted(old_kinds.items()), policy)
+            new = fold(sorted({**old_kinds, **new_kinds}.items()), policy)
+            if new != old:
+                changed.append((imei, *new))
+        if not changed:
+            return 0
+        first = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
+        sql.many_unnest(
+            _UPSERT_STATUS,
+            [(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)],
+            _STATUS_TYPES,
+        )
+        return len(changed)
 
 
 def apply_batch(db: Db, verified: VerifiedBatch, *, policy: Policy) -> ApplyResult:
-    """Store a verified batch: ``LedgerBatch``, its ``LedgerRecord`` rows, ``CountryEntry``,
-    ``DeviceStatus`` of the touched IMEIs (if the country is honoured) and ``CountryLog``.
+    """Store one verified batch: ``LedgerBatch``, its ``LedgerRecord`` rows, the ``DeviceStatus`` of
+    the IMEIs it touches and ``CountryLog`` (a :class:`BatchWriter` of one batch, flushed).
 
     Idempotent: a batch already stored with the same head is skipped.
 
     Raises:
         SyncError: a different batch is already stored at this ``(country, seq)``.
     """
-    sql = Sql(db)
-    ev = verified.event
-    cc, seq = ev.country, ev.seq
-    existing = sql.one("SELECT head FROM ledger_batches WHERE country = ? AND seq = ?", (cc, seq))
-    if existing is not None:
-        if _bytes(existing[0]) != verified.head:
-            raise SyncError(
-                f"{cc}#{seq}: the database holds a different batch (head 0x{_bytes(existing[0]).hex()}) "
-                f"than the chain (head 0x{verified.head.hex()}); run `crossblock audit verify`"
-            )
-        return ApplyResult(records=0, status_changes=0, skipped=True)
-    pos = ev.position
-    sql.run(
-        _INSERT_BATCH,
-        (
-            cc, seq, ev.prev_head, verified.head, ev.records_hash, ev.merkle_root, ev.count, ev.signer,
-            ev.signature, pos.block_number, pos.block_hash, pos.tx_hash, pos.log_index,
-        ),
-    )  # fmt: skip
-    records = verified.records
-    rows = [
-        (cc, seq, i, ident, tk & 0x0F if tk >> 4 == _IMEI_TYPE else tk, at, com)
-        for i, (tk, ident, at, com) in enumerate(records)
-    ]
-    sql.copy_or_many(_COPY_RECORDS, _INSERT_RECORD, rows)
-    # Latest record of this batch per IMEI: a later index overwrites an earlier one.
-    latest = {
-        ident: (tk & 0x0F, i, at) for i, (tk, ident, at, _com) in enumerate(records) if tk >> 4 == _IMEI_TYPE
-    }
-    honoured = cc in policy.honours
-    before: dict[str, list[tuple[str, int]]] = {}
-    if honoured:
-        for imei, country, kind in sql.in_chunks(
-            "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", list(latest)
-        ):
-            before.setdefault(imei, []).append((country, kind))
-    sql.many_unnest(
-        _UPSERT_ENTRY,
-        [(imei, cc, kind, seq, i, at) for imei, (kind, i, at) in latest.items()],
-        _ENTRY_TYPES,
+    writer = BatchWriter(db, policy=policy)
+    result = writer.add(verified)
+    changes = writer.flush()
+    return ApplyResult(
+        records=result.records, status_changes=result.status_changes + changes, skipped=result.skipped
     )
-    changes = _fold_batch(sql, cc, latest, before, policy) if honoured else 0
-    sql.run(_UPSERT_LOG, (cc, seq, verified.head))
-    return ApplyResult(records=len(records), status_changes=changes)
-
-
-def _fold_batch(
-    sql: Sql,
-    country: str,
-    latest: dict[str, tuple[int, int, int]],
-    before: dict[str, list[tuple[str, int]]],
-    policy: Policy,
-) -> int:
-    """Store the statuses a batch of ``country`` changes, from the entries as they were before it.
-
-    Relies on the invariant that ``DeviceStatus`` is the fold of ``CountryEntry`` under ``policy``
-    (kept by every function here, and re-established by :func:`ensure_policy` after a policy
-    change), so the old status need not be read back. A later record of ``country`` always
-    supersedes its earlier entry, because batches are applied in seq order.
-    """
-    changed: list[tuple[str, int, str]] = []
-    contribution = policy.kind_status
-    for imei, (kind, _idx, _at) in latest.items():
-        entries = before.get(imei)
-        if entries is None:  # first record of this IMEI anywhere: no status row can differ
-            status = contribution.get(kind, WHITELISTED)
-            if status != WHITELISTED:
-                changed.append((imei, status, country))
-            continue
-        old = fold(entries, policy)
-        new = fold([*(e for e in entries if e[0] != country), (country, kind)], policy)
-        if new != old:
-            changed.append((imei, *new))
-    if not changed:
-        return 0
-    first = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
-    sql.many_unnest(
-        _UPSERT_STATUS,
-        [(imei, st, origins, first + n) for n, (imei, st, origins) in enumerate(changed)],
-        _STATUS_TYPES,
-    )
-    return len(changed)
 
 
 def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
-    """Recompute ``DeviceStatus`` of ``imeis`` from their ``CountryEntry`` rows; returns rows changed.
+    """Recompute ``DeviceStatus`` of ``imeis`` from their latest entries; returns rows changed.
 
     A row changes only when its status or origins change, and then gets the next ``change_id``
     (``max + 1``: the syncer is the only writer of ``device_status`` and never deletes a row, so
@@ -469,11 +501,7 @@ def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
     if not imeis:
         return 0
     sql = Sql(db)
-    entries: dict[str, list[tuple[str, int]]] = {}
-    for imei, country, kind in sql.in_chunks(
-        "SELECT imei, country, kind FROM country_entries WHERE imei IN ({})", imeis
-    ):
-        entries.setdefault(imei, []).append((country, kind))
+    entries = latest_entries(sql.in_chunks(ENTRY_ROWS_SQL, imeis))
     current = {
         imei: (status, origins)
         for imei, status, origins in sql.in_chunks(
@@ -484,7 +512,7 @@ def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
     changed: list[tuple[str, int, str, int]] = []
     next_id = 0
     for imei in imeis:
-        new = fold(entries.get(imei, ()), policy)
+        new = fold(fold_input(entries.get(imei, {})), policy)
         if current.get(imei, unlisted) != new:
             if not next_id:
                 next_id = int(sql.one("SELECT coalesce(max(change_id), 0) FROM device_status")[0]) + 1
@@ -498,12 +526,14 @@ def refold(db: Db, imeis: Sequence[str], *, policy: Policy) -> int:
 def refold_all(db: Db, *, policy: Policy, chunk: int = 5_000) -> int:
     """Recompute every ``DeviceStatus`` (after a policy change); returns rows changed."""
     sql = Sql(db)
-    imeis = [row[0] for row in sql.all("SELECT DISTINCT imei FROM country_entries ORDER BY imei")]
+    imeis = [
+        row[0] for row in sql.all("SELECT DISTINCT imei FROM ledger_records WHERE kind < 16 ORDER BY imei")
+    ]
     imeis += [
         row[0]
         for row in sql.all(
             "SELECT imei FROM device_status "
-            "WHERE imei NOT IN (SELECT imei FROM country_entries) ORDER BY imei"
+            "WHERE imei NOT IN (SELECT imei FROM ledger_records WHERE kind < 16) ORDER BY imei"
         )
     ]
     return sum(refold(db, imeis[i : i + chunk], policy=policy) for i in range(0, len(imeis), chunk))
@@ -574,48 +604,29 @@ class RewindResult:
 def rewind_above(db: Db, *, block: int, policy: Policy) -> RewindResult:
     """Undo everything applied from blocks above ``block`` (a chain reorganisation).
 
-    Deletes the batches, their records, quarantine rows and signer changes of those blocks, rebuilds
-    the affected ``CountryEntry`` rows from the remaining records, refolds the affected statuses,
+    Deletes the batches, their records, quarantine rows and signer changes of those blocks, refolds
+    the statuses of the IMEIs those records named (from the records that remain),
     resets the ``CountryLog`` of the affected countries and forgets the seen blocks above ``block``.
     The caller moves the sync cursor to ``block``.
     """
     sql = Sql(db)
-    batches = [(cc, int(seq)) for cc, seq in sql.all(
-        "SELECT country, seq FROM ledger_batches WHERE block_number > ?", (block,)
-    )]  # fmt: skip
-    pairs: set[tuple[str, str]] = set()
-    removed_records = 0
-    for cc, seq in batches:
-        imeis = sql.all(
-            "SELECT imei FROM ledger_records WHERE country = ? AND seq = ? AND kind < 16", (cc, seq)
-        )
-        pairs.update((row[0], cc) for row in imeis)
-        removed_records += sql.run("DELETE FROM ledger_records WHERE country = ? AND seq = ?", (cc, seq))
+    batches: list[tuple[str, int]] = []
+    keys: list[tuple[str, str, int, int]] = []
+    for cc, seq, records in sql.all(
+        "SELECT country, seq, records FROM ledger_batches WHERE block_number > ?", (block,)
+    ):
+        batches.append((cc, int(seq)))
+        blob = _bytes(records)
+        keys.extend((blob[o + 1 : o + 8].hex(), cc, int(seq), o // 16) for o in range(0, len(blob), 16))
+    keys.sort()
+    removed_records = len(keys)
+    sql.many("DELETE FROM ledger_records WHERE imei = ? AND country = ? AND seq = ? AND idx = ?", keys)
     sql.run("DELETE FROM ledger_batches WHERE block_number > ?", (block,))
     quarantined = sql.all("SELECT DISTINCT country FROM quarantine WHERE block_number > ?", (block,))
     removed_quarantine = sql.run("DELETE FROM quarantine WHERE block_number > ?", (block,))
     sql.run("DELETE FROM signer_keys WHERE active_from > ?", (block,))
     sql.run("UPDATE signer_keys SET revoked_at = NULL WHERE revoked_at > ?", (block,))
-    # Rebuild the affected latest entries from what remains.
-    imeis = sorted({imei for imei, _ in pairs})
-    latest: dict[tuple[str, str], tuple[int, int, int, int]] = {}
-    for imei, cc, kind, seq, idx, at in sql.in_chunks(
-        "SELECT imei, country, kind, seq, idx, reported_at FROM ledger_records "
-        "WHERE kind < 16 AND imei IN ({})",
-        imeis,
-    ):
-        key = (imei, cc)
-        if key in pairs:
-            prev = latest.get(key)
-            if prev is None or (seq, idx) > (prev[1], prev[2]):
-                latest[key] = (kind, seq, idx, at)
-    sql.many("DELETE FROM country_entries WHERE imei = ? AND country = ?", sorted(pairs))
-    sql.many_unnest(
-        _UPSERT_ENTRY,
-        [(imei, cc, kind, seq, idx, at) for (imei, cc), (kind, seq, idx, at) in sorted(latest.items())],
-        _ENTRY_TYPES,
-    )
-    changes = refold(db, imeis, policy=policy)
+    changes = refold(db, sorted({key[0] for key in keys}), policy=policy)
     for cc in sorted({cc for cc, _ in batches} | {row[0] for row in quarantined}):
         last = sql.one(
             "SELECT seq, head FROM ledger_batches WHERE country = ? ORDER BY seq DESC LIMIT 1", (cc,)

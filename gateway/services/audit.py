@@ -6,13 +6,15 @@ records hash, well-formed records, Merkle root, signature by a key active at tha
 compares byte for byte with the database:
 
 * every ``LedgerBatch`` equals the chain's batch (header, signer, signature, block, tx, log index);
-* every ``LedgerRecord`` equals the chain's record at ``(country, seq, idx)``; nothing missing
-  (a quarantined or skipped batch is reported), nothing extra (rows the chain does not hold);
+* every batch's stored records (``LedgerBatch.records``) equal the chain's, record by record;
+  nothing missing (a quarantined or skipped batch is reported), nothing extra;
+* the IMEI index (``LedgerRecord``) holds exactly one row per stored record, with its IMEI, kind
+  and reported-at, and no row of a batch the database does not hold;
 * each country's ``CountryLog`` (last seq, head) equals the contract's ``headOf`` at the audited block;
 * ``SignerKey`` equals the signer events;
 * for the publishing country, ``published_batches`` equals what the chain holds;
-* the derived tables: ``CountryEntry`` is the latest record per IMEI and country, and
-  ``DeviceStatus`` is the policy fold of those entries (full audit only).
+* the derived table: ``DeviceStatus`` is the policy fold of every IMEI's latest entries (full
+  audit only).
 
 The chain is read up to the sync cursor's block (what the database claims to cover), or to
 ``to_block``; with no cursor, to the latest block.
@@ -122,6 +124,16 @@ def _chain_fields(ev: BatchEvent, head: bytes) -> dict[str, Any]:
     }
 
 
+def _slice(data: Any) -> list[tuple[int, str, int, bytes]]:
+    """``(typeKind, identifier hex, reportedAt, caseCommitment)`` of each whole 16-byte record."""
+    blob = bytes(data)
+    out = []
+    for o in range(0, len(blob) - len(blob) % 16, 16):
+        at = int.from_bytes(blob[o + 8 : o + 12], "big")
+        out.append((blob[o], blob[o + 1 : o + 8].hex(), at, blob[o + 12 : o + 16]))
+    return out
+
+
 def _norm(value: Any) -> Any:
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
@@ -151,6 +163,7 @@ class _Auditor:
         self.country = country
         self.report = report
         self.progress = progress
+        self.index_counts: dict[tuple[str, int], int] = {}
 
     def _in_scope(self, cc: str) -> bool:
         return self.country is None or cc == self.country
@@ -194,6 +207,13 @@ class _Auditor:
             db_batches[(row[0], int(row[1]))] = {
                 name: _norm(value) for name, value in zip(_BATCH_FIELDS, row[2:], strict=True)
             }
+        stored_batches = set(db_batches)
+        self.index_counts = {
+            (cc, int(seq)): int(n)
+            for cc, seq, n in sql.all(
+                f"SELECT country, seq, count(*) FROM ledger_records {where} GROUP BY country, seq", params
+            )
+        }
         quarantined = {
             (cc, int(seq)): (state, reason)
             for cc, seq, state, reason in sql.all(
@@ -257,33 +277,22 @@ class _Auditor:
                 report.add(cc, seq, f"in the database but not on chain (block {stored['block_number']})")
         for (cc, seq), (q_state, reason) in sorted(quarantined.items()):
             report.add(cc, seq, f"quarantined ({q_state}) but not on chain up to block {to_block}: {reason}")
-        orphans = sql.all(
-            "SELECT r.country, r.seq, count(*) FROM ledger_records r "
-            "LEFT JOIN ledger_batches b ON b.country = r.country AND b.seq = r.seq "
-            f"WHERE b.seq IS NULL {'AND r.country = ?' if self.country else ''} GROUP BY r.country, r.seq",
-            params,
-        )
-        for cc, seq, n in orphans:
-            report.add(cc, int(seq), f"{n} records in the database without their batch")
+        for (cc, seq), n in sorted(self.index_counts.items()):
+            if (cc, seq) not in stored_batches:
+                report.add(cc, seq, f"{n} rows in the IMEI index (ledger_records) without their batch")
         return state
 
     def records(self, ev: BatchEvent, decoded: list[tuple[int, str, int, bytes]] | None) -> None:
+        blob = self.sql.one(
+            "SELECT records FROM ledger_batches WHERE country = ? AND seq = ?", (ev.country, ev.seq)
+        )
         rows = [
-            (int(i), imei, int(kind), int(at), bytes(com))
-            for i, imei, kind, at, com in self.sql.all(
-                "SELECT idx, imei, kind, reported_at, case_commitment FROM ledger_records "
-                "WHERE country = ? AND seq = ? ORDER BY idx",
-                (ev.country, ev.seq),
-            )
+            (i, ident, stored_kind(tk), at, com) for i, (tk, ident, at, com) in enumerate(_slice(blob[0]))
         ]
         if decoded is None:  # the chain's own batch is malformed: compare what can be sliced
-            records = ev.records
-            decoded = [
-                (records[o], records[o + 1 : o + 8].hex(), int.from_bytes(records[o + 8 : o + 12], "big"),
-                 records[o + 12 : o + 16])
-                for o in range(0, len(records) - len(records) % 16, 16)
-            ]  # fmt: skip
+            decoded = _slice(ev.records)
         expected = [(i, ident, stored_kind(tk), at, com) for i, (tk, ident, at, com) in enumerate(decoded)]
+        self.index(ev, rows)
         if rows == expected:
             return
         listed = 0
@@ -313,6 +322,41 @@ class _Auditor:
                 )
         if listed > MAX_LISTED:
             self.report.add(ev.country, ev.seq, f"... and {listed - MAX_LISTED} more record differences")
+
+    def index(self, ev: BatchEvent, stored: list[tuple[int, str, int, int, bytes]]) -> None:
+        """The IMEI index rows of a stored batch are exactly its records (IMEI, kind, reported-at)."""
+        cc, seq = ev.country, ev.seq
+        want = {(idx, imei, kind, at) for idx, imei, kind, at, _com in stored}
+        have = {
+            (int(idx), imei, int(kind), int(at))
+            for imei, idx, kind, at in self.sql.in_chunks(
+                "SELECT imei, idx, kind, reported_at FROM ledger_records "
+                "WHERE country = ? AND seq = ? AND imei IN ({})",
+                sorted({row[1] for row in stored}),
+                (cc, seq),
+            )
+        }
+        listed = 0
+        for idx, imei, kind, at in sorted(want - have):
+            listed += 1
+            if listed <= MAX_LISTED:
+                self.report.add(
+                    cc, seq, f"IMEI index (ledger_records) lacks the record (imei {imei}, kind {kind}, "
+                    f"reported_at {at})", idx=idx,
+                )  # fmt: skip
+        for idx, imei, kind, at in sorted(have - want):
+            listed += 1
+            if listed <= MAX_LISTED:
+                self.report.add(
+                    cc, seq, f"IMEI index (ledger_records) row (imei {imei}, kind {kind}, reported_at {at}) "
+                    "is not the batch's record", idx=idx,
+                )  # fmt: skip
+        extra = self.index_counts.pop((cc, seq), 0) - len(have)
+        if extra > 0:
+            listed += 1
+            self.report.add(cc, seq, f"{extra} rows in the IMEI index (ledger_records) are not its records")
+        if listed > MAX_LISTED:
+            self.report.add(cc, seq, f"... and {listed - MAX_LISTED} more IMEI index differences")
 
     def published(self, ev: BatchEvent, head: bytes, *, has_rows: bool) -> None:
         row = self.sql.one(
@@ -408,26 +452,6 @@ class _Auditor:
                 self.published_beyond(chain_seq)
 
     # ------------------------------------------------------------------------------------ derived
-    def entries(self) -> None:
-        filt = "AND country = ?" if self.country else ""
-        params = (self.country,) if self.country else ()
-        expected = (
-            "SELECT imei, country, kind, seq, idx, reported_at FROM ("
-            "SELECT imei, country, kind, seq, idx, reported_at, ROW_NUMBER() OVER "
-            "(PARTITION BY imei, country ORDER BY seq DESC, idx DESC) AS rn "
-            f"FROM ledger_records WHERE kind < 16 {filt}) latest WHERE rn = 1"
-        )
-        actual = f"SELECT imei, country, kind, seq, idx, reported_at FROM country_entries WHERE 1 = 1 {filt}"
-        for label, query, qparams in (
-            ("missing or different in country_entries", f"{expected} EXCEPT {actual}", params + params),
-            ("in country_entries but not the latest record", f"{actual} EXCEPT {expected}", params + params),
-        ):
-            rows = self.sql.all(f"{query} LIMIT {MAX_LISTED + 1}", qparams)
-            for imei, cc, kind, seq, idx, _at in rows[:MAX_LISTED]:
-                self.report.add(cc, int(seq), f"IMEI {imei} kind {kind}: {label}", idx=int(idx))
-            if len(rows) > MAX_LISTED:
-                self.report.add("", None, f"... more entries {label}")
-
     def statuses(self) -> None:
         policy = Policy.from_settings(self.settings)
         listed = 0
@@ -447,23 +471,24 @@ class _Auditor:
                     )
 
         current: str | None = None
-        group: list[tuple[str, int]] = []
+        group: dict[str, int] = {}
         stored: tuple[int, str] | None = None
         for imei, cc, kind, status, origins in self.sql.iterate(
-            "SELECT e.imei, e.country, e.kind, d.status, d.origins FROM country_entries e "
-            "LEFT JOIN device_status d ON d.imei = e.imei ORDER BY e.imei"
+            "SELECT r.imei, r.country, r.kind, d.status, d.origins FROM ledger_records r "
+            "LEFT JOIN device_status d ON d.imei = r.imei WHERE r.kind < 16 "
+            "ORDER BY r.imei, r.country, r.seq, r.idx"
         ):
             if imei != current:
                 if current is not None:
-                    check(current, group, stored)
-                current, group = imei, []
+                    check(current, sorted(group.items()), stored)
+                current, group = imei, {}
                 stored = None if status is None else (int(status), str(origins))
-            group.append((cc, int(kind)))
+            group[cc] = int(kind)  # rows in key order: a country's latest record comes last
         if current is not None:
-            check(current, group, stored)
+            check(current, sorted(group.items()), stored)
         for imei, status, origins in self.sql.all(
             "SELECT imei, status, origins FROM device_status WHERE status != ? "
-            "AND imei NOT IN (SELECT imei FROM country_entries)",
+            "AND imei NOT IN (SELECT imei FROM ledger_records WHERE kind < 16)",
             (WHITELISTED,),
         ):
             check(imei, [], (int(status), str(origins)))
@@ -514,10 +539,8 @@ def audit_verify(
             signers = auditor.signers(end)
             state = auditor.batches(end, signers)
             auditor.heads(end, state)
-            if check_derived:
-                auditor.entries()
-                if country is None:
-                    auditor.statuses()
+            if check_derived and country is None:
+                auditor.statuses()
         finally:
             sql.raw.rollback()
     report.seconds = time.perf_counter() - started

@@ -53,7 +53,7 @@ SNAPSHOT_CHUNK = 20_000
 CHANGES_MAX_LIMIT = 10_000
 CSV_HEADER = b"imei,status,origins\n"
 
-# ``status != 0`` is literal so that the partial covering index ``ix_device_status_listed`` applies.
+# A range of the primary key (on SQLite the table's own B-tree, WITHOUT ROWID), listed rows only.
 _PAGE = (
     "SELECT imei, status, origins FROM device_status "
     f"WHERE imei > ? AND status != {WHITELISTED} ORDER BY imei LIMIT ?"

@@ -1,7 +1,7 @@
 """An IMEI's full ledger history, each record with its Merkle inclusion proof (auditor view).
 
-Records are not stored packed: the 16 bytes are rebuilt from the ``LedgerRecord`` fields
-(:func:`gateway.services.apply.pack_row`), the batch's tree from all its records, and each proof is
+The IMEI's records are found through ``LedgerRecord`` (clustered by IMEI); their 16 packed bytes and
+the batch's tree come from the batch's stored records (``LedgerBatch.records``), and each proof is
 checked against the stored (signed) root before it is returned, so ``proof_valid`` is False if the
 database no longer holds exactly what was published. A proof also verifies on chain with the
 contract's ``verifyRecord(country, seq, index, record, proof)``.
@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.db.models import LedgerBatch, LedgerRecord
-from gateway.services.apply import pack_row
+from gateway.services.apply import stored_kind
 from ledger_node.identifiers import IMEI_CORE_LENGTH, parse_imei
 from ledger_node.merkle import MerkleTree, leaf_hash, verify_record
-from ledger_node.record import Kind
+from ledger_node.record import RECORD_SIZE, Kind
 
 __all__ = ["HistoryItem", "batch_tree", "device_history"]
 
@@ -53,12 +53,11 @@ def _kind_name(kind: int) -> str:
 
 def batch_tree(session: Session, *, country: str, seq: int) -> tuple[list[bytes], MerkleTree]:
     """The packed records of a stored batch (by index) and the Merkle tree rebuilt over them."""
-    rows = session.execute(
-        select(LedgerRecord.imei, LedgerRecord.kind, LedgerRecord.reported_at, LedgerRecord.case_commitment)
-        .where(LedgerRecord.country == country, LedgerRecord.seq == seq)
-        .order_by(LedgerRecord.idx)
-    ).all()
-    records = [pack_row(imei, kind, at, com) for imei, kind, at, com in rows]
+    blob = session.execute(
+        select(LedgerBatch.records).where(LedgerBatch.country == country, LedgerBatch.seq == seq)
+    ).scalar()
+    data = b"" if blob is None else bytes(blob)
+    records = [data[o : o + RECORD_SIZE] for o in range(0, len(data) - len(data) % RECORD_SIZE, RECORD_SIZE)]
     return records, MerkleTree.from_records(records)
 
 
@@ -83,17 +82,27 @@ def device_history(session: Session, *, imei: str) -> list[HistoryItem]:
         key = (rec.country, rec.seq)
         if key not in trees:
             trees[key] = batch_tree(session, country=rec.country, seq=rec.seq)
-        _records, tree = trees[key]
-        packed = pack_row(rec.imei, rec.kind, rec.reported_at, rec.case_commitment)
+        records, tree = trees[key]
+        packed = records[rec.idx] if rec.idx < len(records) else bytes(RECORD_SIZE)
         proof = tree.proof(rec.idx) if rec.idx < len(tree) else []
         root = bytes(batch.merkle_root)
-        valid = len(tree) == batch.count and tree.root == root and verify_record(packed, rec.idx, proof, root)
+        indexed = (  # the IMEI's row says what the packed record says
+            packed[1:8].hex() == rec.imei
+            and stored_kind(packed[0]) == rec.kind
+            and int.from_bytes(packed[8:12], "big") == rec.reported_at
+        )
+        valid = (
+            indexed
+            and len(tree) == batch.count
+            and tree.root == root
+            and verify_record(packed, rec.idx, proof, root)
+        )
         items.append(
             HistoryItem(
                 country=rec.country,
                 kind=_kind_name(rec.kind),
                 reported_at=rec.reported_at,
-                case_commitment="0x" + bytes(rec.case_commitment).hex(),
+                case_commitment="0x" + packed[12:16].hex(),
                 seq=rec.seq,
                 index=rec.idx,
                 tx_hash="0x" + bytes(batch.tx_hash).hex(),

@@ -32,8 +32,9 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.db.models import CountryEntry, OutboxRecord, RegisterEntry
+from gateway.db.models import LedgerRecord, OutboxRecord, RegisterEntry
 from gateway.errors import ForeignBlockError, NotBlockedError, ReportRejectedError
+from gateway.services.entries import latest_entries
 from ledger_node.errors import InvalidIdentifierError
 from ledger_node.identifiers import parse_imei
 from ledger_node.record import UINT32_MAX, IdType, Kind, case_commitment, new_salt
@@ -296,18 +297,19 @@ def foreign_blockers(session: Session, *, country: str, imeis: Collection[str]) 
     """For each of ``imeis`` blocked by other countries (latest ledger kind blocks): those countries."""
     owners: dict[str, list[str]] = {}
     ordered = sorted(set(imeis))
+    cols = (LedgerRecord.imei, LedgerRecord.country, LedgerRecord.kind, LedgerRecord.seq,
+            LedgerRecord.idx, LedgerRecord.reported_at)  # fmt: skip
     for start in range(0, len(ordered), _IN_CHUNK):
-        query = (
-            select(CountryEntry.imei, CountryEntry.country)
-            .where(
-                CountryEntry.imei.in_(ordered[start : start + _IN_CHUNK]),
-                CountryEntry.country != country,
-                CountryEntry.kind.in_(sorted(BLOCKING_KINDS)),
-            )
-            .order_by(CountryEntry.imei, CountryEntry.country)
+        query = select(*cols).where(
+            LedgerRecord.imei.in_(ordered[start : start + _IN_CHUNK]),
+            LedgerRecord.country != country,
+            LedgerRecord.kind < 0x10,
         )
-        for imei, cc in session.execute(query):
-            owners.setdefault(imei, []).append(cc)
+        latest = latest_entries(session.execute(query))
+        for imei, per_country in sorted(latest.items()):
+            blockers = [cc for cc, entry in sorted(per_country.items()) if entry[0] in BLOCKING_KINDS]
+            if blockers:
+                owners[imei] = blockers
     return owners
 
 

@@ -1,7 +1,7 @@
 """The effective-status engine: the policy fold, the microsecond lookup and the explanation.
 
 Effective status of an IMEI for this gateway (DESIGN.md, "Ledger model") = fold over the latest
-record of every country the policy honours (``CountryEntry`` rows):
+record of every country the policy honours (:mod:`gateway.services.entries`):
 
 * a kind the policy maps to BLACKLISTED (default STOLEN, LOST, INVALID) → BLACKLISTED;
 * else a kind mapped to GREYLISTED (default DUPLICATED) → GREYLISTED;
@@ -31,9 +31,9 @@ from gateway.db.models import (
     BLACKLISTED,
     GREYLISTED,
     WHITELISTED,
-    CountryEntry,
     DeviceStatus,
     LedgerBatch,
+    LedgerRecord,
 )
 from gateway.settings import GatewaySettings
 from ledger_node.identifiers import IMEI_CORE_LENGTH, parse_imei
@@ -118,14 +118,16 @@ def fold(entries: Iterable[tuple[str, int]], policy: Policy) -> tuple[int, str]:
 # ------------------------------------------------------------------------------------------- lookup
 
 _LOOKUP_SQL = "SELECT status, origins FROM device_status WHERE imei = ?"
-# status() and statuses() read only listed rows, through the partial covering index of migration
-# 0002 (imei, status, origins WHERE status != 0): one B-tree descent per IMEI instead of two (the
-# primary-key index, then the table). A WHITELISTED row answers (WHITELISTED, "") like no row, so
-# skipping those rows changes no answer. SQLite's planner prefers the unique primary key, hence
-# INDEXED BY. find(), which tells "never listed" from "whitelisted", keeps the primary key.
-_LISTED_FROM = f"FROM device_status INDEXED BY ix_device_status_listed WHERE status != {WHITELISTED} AND imei"
+# status() and statuses() read only listed rows: on SQLite device_status is a WITHOUT ROWID table
+# (migration 0004), so a lookup is one descent of its primary-key B-tree. A WHITELISTED row answers
+# (WHITELISTED, "") like no row, so skipping those rows changes no answer. find(), which tells
+# "never listed" from "whitelisted", reads any row.
+_LISTED_FROM = f"FROM device_status WHERE status != {WHITELISTED} AND imei"
 _LISTED_SQL = f"SELECT status, origins {_LISTED_FROM} = ?"
-_ENTRIES_SQL = "SELECT country, kind FROM country_entries WHERE imei = ? ORDER BY country"
+# An IMEI's records in key order (country, seq, idx): the last kind per country is its latest entry.
+_ENTRIES_SQL = (
+    "SELECT country, kind FROM ledger_records WHERE imei = ? AND kind < 16 ORDER BY country, seq, idx"
+)
 _IN_CHUNK = 500  # IMEIs per IN (...) probe of the batch lookup
 # Lookup connections read the database file through a memory map (up to this size): a page that is
 # not in SQLite's own cache costs a memory access instead of a pread() system call and a copy. On
@@ -246,14 +248,15 @@ class StatusLookup:
         if conn is None and self._path is not None:
             conn = self._connect()
         if conn is not None:
-            return list(conn.execute(_ENTRIES_SQL, (imei14,)).fetchall())
+            rows: Iterable[tuple[str, int]] = conn.execute(_ENTRIES_SQL, (imei14,))
+            return list(dict(rows).items())
         query = (
-            select(CountryEntry.country, CountryEntry.kind)
-            .where(CountryEntry.imei == imei14)
-            .order_by(CountryEntry.country)
+            select(LedgerRecord.country, LedgerRecord.kind)
+            .where(LedgerRecord.imei == imei14, LedgerRecord.kind < 0x10)
+            .order_by(LedgerRecord.country, LedgerRecord.seq, LedgerRecord.idx)
         )
         with self._generic_lock, self._engine.connect() as generic:
-            return [(str(r[0]), int(r[1])) for r in generic.execute(query)]
+            return list({str(r[0]): int(r[1]) for r in generic.execute(query)}.items())
 
     def status_name(self, imei14: str) -> str:
         """``"WHITELISTED"``, ``"GREYLISTED"`` or ``"BLACKLISTED"``."""
@@ -331,14 +334,15 @@ def explain(session: Session, *, imei: str, settings: GatewaySettings) -> Status
     core = imei if len(imei) == IMEI_CORE_LENGTH and imei.isdigit() else parse_imei(imei)
     policy = Policy.from_settings(settings)
     query = (
-        select(CountryEntry, LedgerBatch.signer, LedgerBatch.block_number, LedgerBatch.tx_hash)
+        select(LedgerRecord, LedgerBatch.signer, LedgerBatch.block_number, LedgerBatch.tx_hash)
         .join(
-            LedgerBatch, (LedgerBatch.country == CountryEntry.country) & (LedgerBatch.seq == CountryEntry.seq)
+            LedgerBatch, (LedgerBatch.country == LedgerRecord.country) & (LedgerBatch.seq == LedgerRecord.seq)
         )
-        .where(CountryEntry.imei == core)
-        .order_by(CountryEntry.country)
+        .where(LedgerRecord.imei == core, LedgerRecord.kind < 0x10)
+        .order_by(LedgerRecord.country, LedgerRecord.seq, LedgerRecord.idx)
     )
-    rows: list[Any] = list(session.execute(query))
+    # Each country's latest record (the last of its rows in key order) is its entry.
+    rows: list[Any] = list({row[0].country: row for row in session.execute(query)}.values())
     status, origins = fold(((row[0].country, row[0].kind) for row in rows), policy)
     origin_set = set(origins.split(",")) if origins else set()
     contributing: list[EntryExplanation] = []

@@ -10,8 +10,10 @@ One run (:meth:`Syncer.sync_once`):
    ``sync_chunk_blocks``: one ``eth_getLogs`` for the chunk's BatchPublished and signer events (raw
    logs, decoded by slicing), bracketed by two reads of the chunk's last block hash (a reorg during
    the read makes the chunk be read again); then ONE database transaction per chunk that applies
-   the signer events first, then every batch in chain order, then moves the cursor (block number
-   and hash) and the seen blocks. A crash anywhere leaves the database at a chunk boundary.
+   the signer events first, then every batch in chain order (records written in bulk, sorted, by a
+   :class:`~gateway.services.apply.BatchWriter`, flushed before the cursor moves), then moves the
+   cursor (block number and hash) and the seen blocks. A crash anywhere leaves the database at a
+   chunk boundary.
 
 Per batch: already applied (same head) → skipped; its country blocked → quarantined ``held``;
 fails verification → quarantined ``rejected`` and its country blocked; else applied.
@@ -40,8 +42,8 @@ from gateway.failpoints import failpoint
 from gateway.services.apply import (
     HELD,
     REJECTED,
+    BatchWriter,
     CountryState,
-    apply_batch,
     apply_signer_event,
     block_country,
     ensure_policy,
@@ -343,6 +345,7 @@ class Syncer:
             report.signer_events += len(signers)
             signer_set = load_signers(conn)
             states = load_country_states(conn)
+            writer = BatchWriter(conn, policy=self.policy)
             for ev, root_future in zip(batches, roots, strict=True):
                 seen.add((ev.position.block_number, ev.position.block_hash))
                 state = states.setdefault(ev.country, CountryState())
@@ -381,12 +384,13 @@ class Syncer:
                     report.quarantined += 1
                     report.rejected.append(exc.reason)
                     continue
-                result = apply_batch(conn, verified, policy=self.policy)
+                result = writer.add(verified)
                 state.last_seq, state.head = ev.seq, verified.head
                 if not result.skipped:
                     report.batches += 1
                     report.records += result.records
                     report.status_changes += result.status_changes
+            report.status_changes += writer.flush()
             write_cursor(
                 conn, block_number=end, block_hash=end_hash, seen=seen, keep=self.settings.reorg_history
             )

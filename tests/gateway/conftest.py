@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.engine import make_engine, migrate, session_factory
-from gateway.db.models import CountryEntry, OutboxRecord, RegisterEntry
+from gateway.db.models import LedgerRecord, OutboxRecord, RegisterEntry
 from ledger_node.identifiers import imei15
 from ledger_node.record import Kind
 from tests.pg_server import find_bindir
@@ -63,7 +63,7 @@ class Db:
         """Pretend the syncer applied ``country``'s record of ``kind`` for ``imei`` (a 14-digit core)."""
         with self.factory.begin() as s:
             s.merge(
-                CountryEntry(
+                LedgerRecord(
                     imei=imei, country=country, kind=int(kind), seq=seq, idx=idx, reported_at=NOW - 60
                 )
             )
@@ -71,7 +71,7 @@ class Db:
     def reset(self) -> None:
         """Empty the tables the report tests write (for property tests that reuse one database)."""
         with self.factory.begin() as s:
-            for model in (RegisterEntry, OutboxRecord, CountryEntry):
+            for model in (RegisterEntry, OutboxRecord, LedgerRecord):
                 s.execute(delete(model))
 
     def execute(self, sql: str) -> None:

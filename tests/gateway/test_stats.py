@@ -108,7 +108,6 @@ def test_stats_summarise_ledger_statuses_checks_and_outbox(db):
                     imei=f"{n:014d}",
                     kind=int(kind),
                     reported_at=NOW,
-                    case_commitment=b"\x00" * 4,
                 )
             )
         statuses = [

@@ -7,13 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.db.models import (
     BLACKLISTED,
     GREYLISTED,
     WHITELISTED,
-    CountryEntry,
     CountryLog,
     DeviceStatus,
     LedgerBatch,
@@ -32,7 +31,6 @@ from gateway.services.apply import (
     ensure_policy,
     load_country_states,
     load_signers,
-    pack_row,
     quarantine_batch,
     read_cursor,
     refold_all,
@@ -40,6 +38,7 @@ from gateway.services.apply import (
     unpack_header,
     write_cursor,
 )
+from gateway.services.entries import Entry, latest_entries
 from gateway.services.history import device_history
 from gateway.services.status import Policy, StatusLookup, explain, fold
 from gateway.services.verify import VerifiedBatch, verify_batch
@@ -186,6 +185,16 @@ def status_of(db, imei: str) -> tuple[int, str]:
     return (WHITELISTED, "") if row is None else row[:2]
 
 
+def entry(db, imei: str, country: str) -> Entry | None:
+    """``country``'s latest entry for ``imei`` (kind, seq, idx, reported_at), from the stored records."""
+    with db.factory() as s:
+        rows = s.execute(
+            select(LedgerRecord.imei, LedgerRecord.country, LedgerRecord.kind, LedgerRecord.seq,
+                   LedgerRecord.idx, LedgerRecord.reported_at).where(LedgerRecord.kind < 16)
+        )  # fmt: skip
+        return latest_entries(rows).get(imei, {}).get(country)
+
+
 def test_apply_stores_batch_records_entries_status_and_log(db, ledger):
     v = ledger.publish("IN", [(A, Kind.STOLEN), (B, Kind.DUPLICATED), (C, Kind.RECOVERED)])
     with db.factory() as s:
@@ -196,11 +205,10 @@ def test_apply_stores_batch_records_entries_status_and_log(db, ledger):
         assert batch.block_number == v.event.position.block_number
         rows = s.scalars(select(LedgerRecord).order_by(LedgerRecord.idx)).all()
         assert [(r.idx, r.imei, r.kind) for r in rows] == [(0, A, 1), (1, B, 4), (2, C, 3)]
-        assert (
-            pack_row(rows[1].imei, rows[1].kind, rows[1].reported_at, rows[1].case_commitment)
-            == (v.event.records[16:32])
-        )
-        assert s.get(CountryEntry, (C, "IN")).kind == Kind.RECOVERED
+        assert batch.records == v.event.records  # the packed records exactly as published
+        assert rows[1].reported_at == int.from_bytes(v.event.records[24:28], "big")
+    assert entry(db, C, "IN")[0] == Kind.RECOVERED
+    with db.factory() as s:
         log = s.get(CountryLog, "IN")
         assert (log.last_seq, log.head, log.blocked_seq) == (1, v.head, None)
     st = statuses(db)
@@ -236,9 +244,8 @@ def test_later_record_wins_within_a_batch_and_across_batches(db, ledger):
     ledger.publish("IN", [(B, Kind.WITHDRAWN), (A, Kind.LOST)])
     assert status_of(db, A) == (BLACKLISTED, "IN")
     assert status_of(db, B) == (WHITELISTED, "")
-    with db.factory() as s:
-        entry = s.get(CountryEntry, (A, "IN"))
-        assert (entry.seq, entry.idx, entry.kind) == (2, 1, Kind.LOST)
+    kind, seq, idx, _at = entry(db, A, "IN")
+    assert (seq, idx, kind) == (2, 1, Kind.LOST)
 
 
 def test_two_countries_block_one_recovers_the_other_remains_origin(db, ledger):
@@ -266,8 +273,7 @@ def test_an_imei_blocked_by_every_member_lists_them_all_as_origins(db, ledger):
 def test_records_of_a_country_not_honoured_are_stored_but_ignored(db, ledger):
     ledger.publish("DE", [(A, Kind.STOLEN)])
     assert status_of(db, A) == (WHITELISTED, "")
-    with db.factory() as s:
-        assert s.get(CountryEntry, (A, "DE")) is not None
+    assert entry(db, A, "DE") is not None
     ledger.publish("BR", [(A, Kind.DUPLICATED)])
     assert status_of(db, A) == (GREYLISTED, "BR")
 
@@ -301,10 +307,10 @@ def test_meid_records_are_stored_but_not_folded(db, ledger):
     with db.engine.begin() as conn:
         apply_batch(conn, ledger.verified(event), policy=POLICY)
     with db.factory() as s:
-        rec = s.get(LedgerRecord, ("IN", 1, 1))
-        assert rec.kind == 0x21
-        assert pack_row(rec.imei, rec.kind, rec.reported_at, rec.case_commitment) == meid
-        assert s.get(CountryEntry, ("a0000000000001", "IN")) is None
+        rec = s.get(LedgerRecord, ("a0000000000001", "IN", 1, 1))
+        assert (rec.kind, rec.reported_at) == (0x21, 1_760_000_000)
+        assert s.get(LedgerBatch, ("IN", 1)).records[16:32] == meid
+    assert entry(db, "a0000000000001", "IN") is None
     assert status_of(db, A) == (BLACKLISTED, "IN")
 
 
@@ -404,10 +410,10 @@ def test_rewind_undoes_batches_above_a_block(db, ledger):
     assert states["BR"].blocked_seq is None
     assert signers.active("IN", KEY.address, 100)  # revocation at 14 undone
     assert not signers.active("KE", KEY.address, 100)  # addition at 13 undone
+    assert entry(db, A, "IN")[0] == Kind.STOLEN
+    assert entry(db, A, "KE") is None
+    assert entry(db, C, "IN") is None
     with db.factory() as s:
-        assert s.get(CountryEntry, (A, "IN")).kind == Kind.STOLEN
-        assert s.get(CountryEntry, (A, "KE")) is None
-        assert s.get(CountryEntry, (C, "IN")) is None
         assert s.scalar(select(func.count()).select_from(LedgerRecord)) == 2
         assert s.scalar(select(func.count()).select_from(QuarantinedBatch)) == 0
         assert [b.number for b in s.scalars(select(SeenBlock))] == [11]
@@ -501,9 +507,24 @@ def test_history_in_chain_order_with_valid_proofs(db, ledger):
     assert items[2].proof == []  # one-record batch: the root is the leaf
 
 
-def test_history_flags_a_tampered_database(db, ledger):
+def test_history_flags_an_index_row_that_disagrees_with_its_record(db, ledger):
     ledger.publish("IN", [(A, Kind.STOLEN), (B, Kind.STOLEN)])
     db.execute(f"UPDATE ledger_records SET kind = 2 WHERE imei = '{B}'")
+    with db.factory() as s:
+        tampered, untouched = device_history(s, imei=B), device_history(s, imei=A)
+    assert [i.proof_valid for i in tampered] == [False]
+    assert [i.proof_valid for i in untouched] == [True]
+
+
+def test_history_flags_a_tampered_stored_batch(db, ledger):
+    v = ledger.publish("IN", [(A, Kind.STOLEN), (B, Kind.STOLEN)])
+    altered = bytearray(v.event.records)
+    altered[20] ^= 1  # a byte of B's record: A's own bytes are intact, the batch's root is not
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(LedgerBatch).where(LedgerBatch.country == "IN", LedgerBatch.seq == 1)
+            .values(records=bytes(altered))
+        )  # fmt: skip
     with db.factory() as s:
         items = device_history(s, imei=A)
     assert len(items) == 1

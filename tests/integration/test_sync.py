@@ -330,36 +330,50 @@ def test_audit_fails_loudly_on_a_tampered_database(devnet: Devnet, tmp_path: Pat
         syncer.sync_once()
     assert audit_verify(settings=settings, engine=engine, client=client).ok
 
+    key = {"s": batch.seq}
     with engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_records SET kind = 3 WHERE imei = :i"), {"i": target})
-        conn.execute(text("UPDATE country_entries SET kind = 3 WHERE imei = :i"), {"i": target})
-        conn.execute(text("UPDATE device_status SET status = 0, origins = '' WHERE imei = :i"), {"i": other})
-        conn.execute(
-            text("DELETE FROM ledger_records WHERE country = 'BR' AND seq = :s AND idx = 0"), {"s": batch.seq}
+        blob = bytes(
+            conn.execute(
+                text("SELECT records FROM ledger_batches WHERE country = 'BR' AND seq = :s"), key
+            ).scalar_one()
         )
+        altered = bytearray(blob)
+        altered[2 * 16] = 0x13  # the target's record (index 2) now says IMEI RECOVERED
+        altered += blob[0:16]  # and the stored batch holds one record more than the chain's
+        conn.execute(
+            text("UPDATE ledger_batches SET records = :r WHERE country = 'BR' AND seq = :s"),
+            {**key, "r": bytes(altered)},
+        )
+        conn.execute(text("UPDATE device_status SET status = 0, origins = '' WHERE imei = :i"), {"i": other})
+        conn.execute(text("DELETE FROM ledger_records WHERE country = 'BR' AND seq = :s AND idx = 0"), key)
         conn.execute(
             text(
-                "INSERT INTO ledger_records (country, seq, idx, imei, kind, reported_at, case_commitment) "
-                "VALUES ('BR', :s, 7, '86000000000000', 1, 0, :c)"
+                "INSERT INTO ledger_records (imei, country, seq, idx, kind, reported_at) "
+                "VALUES ('86000000000000', 'BR', :s, 7, 1, 0)"
             ),
-            {"s": batch.seq, "c": bytes(4)},
+            key,
         )
     audit = audit_verify(settings=settings, engine=engine, client=client)
     assert not audit.ok
     lines = audit.lines()
-    assert any(line.startswith(f"BR#{batch.seq}[2]: record differs") for line in lines), lines
-    assert any(line.startswith(f"BR#{batch.seq}[0]: record missing") for line in lines), lines
-    assert any(line.startswith(f"BR#{batch.seq}[7]: record in the database but not") for line in lines), lines
+    seq = batch.seq
+    assert any(line.startswith(f"BR#{seq}[2]: record differs") for line in lines), lines
+    assert any(line.startswith(f"BR#{seq}[3]: record in the database but not") for line in lines), lines
+    assert any(line.startswith(f"BR#{seq}[0]: IMEI index (ledger_records) lacks") for line in lines), lines
+    assert f"BR#{seq}: 1 rows in the IMEI index (ledger_records) are not its records" in lines, lines
+    assert any("device_status" in line and other in line for line in lines), lines
 
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE ledger_records SET kind = 1 WHERE imei = :i"), {"i": target})
-        conn.execute(
-            text("DELETE FROM ledger_records WHERE idx = 7 AND country = 'BR' AND seq = :s"), {"s": batch.seq}
-        )
+    with engine.begin() as conn:  # the stored batch restored; the target's index row now lies
+        restore = text("UPDATE ledger_batches SET records = :r WHERE country = 'BR' AND seq = :s")
+        conn.execute(restore, {**key, "r": blob})
+        conn.execute(text("DELETE FROM ledger_records WHERE idx = 7 AND country = 'BR' AND seq = :s"), key)
+        conn.execute(text("UPDATE ledger_records SET kind = 3 WHERE imei = :i"), {"i": target})
     audit = audit_verify(settings=settings, engine=engine, client=client)
     lines = audit.lines()
-    assert any("country_entries" in line and target in line for line in lines), lines
-    assert any("device_status" in line and other in line for line in lines), lines
+    assert not any("record differs" in line for line in lines), lines
+    lying = f"BR#{seq}[2]: IMEI index (ledger_records) row (imei {target}"
+    assert any(line.startswith(lying) for line in lines), lines
+    assert any("device_status" in line and target in line for line in lines), lines
 
 
 def test_audit_compares_published_batches(devnet: Devnet, tmp_path: Path) -> None:
