@@ -13,6 +13,7 @@ Hashes are computed with ``eth_abi.encode``; the tests check they equal eth-acco
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +179,14 @@ def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
     """EIP-712 domain separator for name "CrossBlock", version "1", ``chain_id`` and the ledger address."""
     if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id < 0:
         raise SignatureError(f"chain_id must be a non-negative integer, got {chain_id!r}")
+    if not isinstance(verifying_contract, str):
+        raise SignatureError(f"verifying_contract is not an address: {verifying_contract!r}")
+    return _domain_separator(chain_id, verifying_contract)
+
+
+@functools.lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    # Cached: a gateway verifies every batch under the same few domains.
     return keccak256(
         abi_encode(
             _DOMAIN_ABI_TYPES,

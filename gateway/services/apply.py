@@ -437,14 +437,14 @@ class BatchWriter:
         # order, so in the dict below a country's latest kind is the one that stays.
         rows.sort(key=_by_imei)
         sql = self.sql
-        latest = {(imei, cc): kind for imei, cc, _seq, _idx, kind, _at in rows if kind < 0x10}
-        added: dict[str, dict[str, int]] = {}
-        for (imei, cc), kind in latest.items():
-            per_country = added.get(imei)
-            if per_country is None:
-                added[imei] = {cc: kind}
-            else:
-                per_country[cc] = kind
+        added: dict[str, dict[str, int]] = {}  # per IMEI, the latest kind of each country here
+        for imei, cc, _seq, _idx, kind, _at in rows:
+            if kind < 0x10:
+                per_country = added.get(imei)
+                if per_country is None:
+                    added[imei] = {cc: kind}
+                else:
+                    per_country[cc] = kind
         before = latest_entries(sql.in_chunks(ENTRY_ROWS_SQL, list(added)))
         sql.copy_or_many(_COPY_RECORDS, _INSERT_RECORD, rows)
         policy = self.policy
