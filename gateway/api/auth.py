@@ -52,6 +52,7 @@ ROLES = ("regulator", "operator", "auditor", "admin")
 KEY_PREFIX = "cbk_"
 _SHOWN_PREFIX = 12  # characters of the key kept in clear as ``ApiKey.prefix``
 MAX_LABEL = 128  # ``ApiKey.label`` column size
+_RECENT_KEYS = 1_024  # verified keys remembered as sent (the cache is emptied when full)
 
 
 class InvalidRoleError(GatewayError):
@@ -147,14 +148,21 @@ class KeyCache:
         self._clock = clock
         self._known: dict[bytes, tuple[float, Principal]] = {}
         self._unknown: OrderedDict[bytes, float] = OrderedDict()
+        # Valid keys as sent, with the expiry of their cached hash entry: the hot check endpoints
+        # then skip hashing the key on every request (only keys that verified are kept).
+        self._recent: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, key: str) -> Principal | None:
         """The principal of ``key``, or None if it is unknown or revoked."""
-        digest = hash_key(key)
         now = self._clock()
+        recent = self._recent.get(key)
+        if recent is not None and recent[0] > now:
+            return recent[1]
+        digest = hash_key(key)
         hit = self._known.get(digest)
         if hit is not None and hit[0] > now:
+            self._remember(key, hit)
             return hit[1]
         missed = self._unknown.get(digest)
         if missed is not None and missed > now:
@@ -170,7 +178,14 @@ class KeyCache:
             else:
                 self._unknown.pop(digest, None)
                 self._known[digest] = (now + self._ttl, principal)
+                self._remember(key, self._known[digest])
         return principal
+
+    def _remember(self, key: str, entry: tuple[float, Principal]) -> None:
+        """Skip the hash for a key seen recently (bounded; the entry keeps its expiry)."""
+        if len(self._recent) >= _RECENT_KEYS:
+            self._recent.clear()
+        self._recent[key] = entry
 
     def _load(self, digest: bytes) -> Principal | None:
         with self._sessions() as session:

@@ -65,6 +65,16 @@ def _dumps(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
+def _query_params(query: bytes) -> dict[str, str]:
+    """The query parameters as FastAPI reads them for a ``str`` parameter (the last of a repeated one).
+
+    The usual ``pei=imei-…`` alone, with nothing to unquote, is read without ``parse_qsl``.
+    """
+    if query.startswith(b"pei=") and b"&" not in query and b"%" not in query and b"+" not in query:
+        return {"pei": query[4:].decode("latin-1")}
+    return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+
+
 class _EirBodies(dict[str, bytes]):
     """The N5g-eir answers ``{"status": NAME}``, each rendered once."""
 
@@ -109,7 +119,7 @@ class FastLane:
 
     def _eir(self, token: str, query: bytes) -> bytes:
         check_caller(self.state, token)
-        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        params = _query_params(query)
         answer = equipment_status(
             self.state, pei=params.get("pei"), supi=params.get("supi"), gpsi=params.get("gpsi")
         )

@@ -65,6 +65,9 @@ def test_fast_lane_and_routes_agree(make_api: Callable[..., Api]):
         (f"{EIR}?pei=imei-{stolen}&gpsi=", op),
         (f"{EIR}?pei=imei-{stolen}", other),
         (f"{EIR}?pei=imei-{stolen}", {}),
+        (f"{EIR}?pei=imei%2D{stolen}", op),
+        (f"{EIR}?pei=+imei-{stolen}", op),
+        (f"{EIR}?pei=imei-{stolen}=", op),
     ]
     statuses = compare(api, requests)
     assert statuses == [
@@ -86,6 +89,9 @@ def test_fast_lane_and_routes_agree(make_api: Callable[..., Api]):
         400,
         403,
         401,
+        200,
+        400,
+        400,
     ]
 
 
