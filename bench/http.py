@@ -30,11 +30,13 @@ that the figures are about serving, not about the limiter (which still runs on e
 Load generator: wrk from the Debian package (``make bench`` installs it when missing and root);
 without it the benchmark fails with a message saying so. The machine's load average at the start
 of each measurement is part of the row's name: server and wrk share the same cores as everything else.
-``python -m bench.http`` prints the rows.
+``python -m bench.http`` prints the rows (``--records N`` for a quicker, smaller fill while iterating;
+``--help`` lists the options).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -441,7 +443,20 @@ def run(
     return rows
 
 
+def _arguments() -> dict[str, int]:
+    parser = argparse.ArgumentParser(
+        description="HTTP benchmarks of a served gateway (see the module docstring)."
+    )
+    parser.add_argument(
+        "--records", type=int, default=RECORDS, help="ledger records to fill (smaller: quicker)"
+    )
+    parser.add_argument("--duration", type=int, default=DURATION, help="seconds per wrk run")
+    parser.add_argument("--check-repeats", type=int, default=CHECK_REPEATS)
+    parser.add_argument("--snapshot-repeats", type=int, default=SNAPSHOT_REPEATS)
+    return dict(vars(parser.parse_args()))
+
+
 if __name__ == "__main__":
-    for row in run():
+    for row in run(**_arguments()):
         figure = f"{row['value']:>12,.3f} {row['unit']:<6}"
         print(f"{row['name']:<96} {figure} target {row['target']:<10} ({row['stat']})")
