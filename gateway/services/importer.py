@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,9 +45,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import RegisterEntry
 from gateway.errors import ForeignBlockError, ImportFileError, NotBlockedError, ReportRejectedError
+from gateway.services.import_writer import ImportWriter
 from gateway.services.reports import (
     BLOCKING_KINDS,
     MAX_FUTURE_SECONDS,
+    VALUES_ROWS,
     Change,
     EntryState,
     OutboxRow,
@@ -53,14 +57,13 @@ from gateway.services.reports import (
     check_country,
     check_reported_at,
     foreign_blockers,
-    pack_record,
     plan_change,
     write_changes,
-    write_rows,
 )
 from ledger_node.errors import InvalidIdentifierError
+from ledger_node.hashing import keccak256
 from ledger_node.identifiers import parse_imei
-from ledger_node.record import UINT32_MAX, Kind, case_commitment, new_salt
+from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE, UINT32_MAX, IdType, Kind
 
 __all__ = [
     "CHUNK_ROWS",
@@ -87,6 +90,17 @@ MISSING_POLICIES: dict[str, Kind | None] = {
 _KINDS: dict[str, int] = {k.name: int(k) for k in Kind}  # plain ints: drivers bind them as-is
 _REQUIRED = ("imei", "kind", "reported_at")
 _DATE_CACHE_MAX = 100_000
+#: The record layout of :func:`gateway.services.reports.pack_record`, inlined in the import's hot path.
+_RECORD = struct.Struct(">B7sI4s")
+_IMEI_TYPE = int(IdType.IMEI) << 4
+#: Rows per part handed to the writer thread (a transaction is one or more parts).
+_PART_ROWS = 8 * VALUES_ROWS
+_SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
+#: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
+_DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
+#: The Luhn sum of a valid 15-digit IMEI over its ASCII bytes, mod 10: 8 undoubled digits carry
+#: 8 * ord("0") = 384, so the sum is right when it ends in 4.
+_LUHN_OK = 8 * ord("0") % 10
 
 #: ``(line, imei, kind, reported_at, case_ref, error)`` as produced by the format readers; when
 #: ``error`` is set the other fields are placeholders.
@@ -346,10 +360,12 @@ def import_register(
         raise ImportFileError(f"cannot read {path}: {exc}") from exc
 
     register = _load_register(factory)
-    with fh:  # undecodable bytes become lone surrogates: only a case_ref can hold them, and is refused
+    # undecodable bytes become lone surrogates: only a case_ref can hold them, and is refused
+    with fh, ImportWriter(factory) as writer:
         rows = _csv_rows(fh) if resolved == "csv" else _ndjson_rows(fh)
         seen, mentioned = _import_rows(
             factory,
+            writer,
             rows,
             country=country,
             register=register,
@@ -378,6 +394,7 @@ def import_register(
 
 def _import_rows(
     factory: sessionmaker[Session],
+    writer: ImportWriter,
     rows: Iterator[_RawRow],
     *,
     country: str,
@@ -403,45 +420,71 @@ def _import_rows(
     changes: list[Change] = []  # the general path's changes (updates, clears), in order with outbox
     counts: Counter[int] = Counter()
     kinds, blocking, limit = _KINDS, BLOCKING_KINDS, min(now + MAX_FUTURE_SECONDS, UINT32_MAX)
+    keccak, pack, fromhex, doubled, urandom = keccak256, _RECORD.pack, bytes.fromhex, _DOUBLED, os.urandom
+    salts = b""  # fresh salts, drawn from the OS CSPRNG _SALT_POOL bytes at a time
+    salt_at = 0
     count = unchanged = 0
+    pending = False  # rows of the current transaction were handed to the writer
     next_flush = chunk_rows
-    next_progress = PROGRESS_EVERY if progress is not None else -1
+    part_rows = _PART_ROWS
+    next_part = part_rows
+    every = PROGRESS_EVERY
+    next_progress = every if progress is not None else -1
+    next_event = min(next_flush, next_part, next_progress if progress is not None else next_flush)
     if progress is not None:
         progress(0, total)
 
-    def flush() -> None:
-        if not outbox:
+    def flush(commit: bool) -> None:
+        """Hand the rows since the last call to the writer; ``commit`` ends the transaction."""
+        nonlocal inserts, outbox, changes, pending
+        if not (outbox or (commit and pending)):
             return
         final = {c.imei: c for c in changes}
         updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
-        with factory.begin() as session:
-            write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
         counts.update(row[2] for row in outbox)
         report.created += len(outbox)
-        inserts.clear()
-        outbox.clear()
-        changes.clear()
+        writer.write(inserts=inserts, updates=updates, outbox=outbox, commit=commit)
+        pending = not commit
+        inserts, outbox, changes = [], [], []
 
     for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
         count += 1
-        if count == next_flush:
-            flush()
-            next_flush += chunk_rows
-        if count == next_progress:
-            assert progress is not None  # next_progress stays -1 without a callback
-            progress(count, max(total, count))
-            next_progress += PROGRESS_EVERY
+        if count == next_event:
+            if count == next_flush:
+                flush(True)
+                next_flush += chunk_rows
+            elif count == next_part:
+                flush(False)
+            if count == next_part:
+                next_part += part_rows
+            if count == next_progress:
+                assert progress is not None  # next_progress stays -1 without a callback
+                progress(count, max(total, count))
+                next_progress += every
+            next_event = min(next_flush, next_part, next_progress if progress is not None else next_flush)
         if error is not None:
             bad.append(BadRow(line, error))
             continue
-        try:
-            core = parse_imei(raw_imei)
-        except InvalidIdentifierError as exc:
-            text = raw_imei.strip()
-            if len(text) == 15 and text.isdigit() and text.isascii():
-                mentioned.add(text[:14])  # a mistyped check digit still names its core
-            bad.append(BadRow(line, f"imei: {exc}"))
-            continue
+        # Fast path: a bare 15-digit IMEI with a right check digit (the Luhn sum of all 15 ASCII digits,
+        # as in ledger_node.identifiers); every other form, and every error message, is parse_imei's.
+        if (
+            len(raw_imei) == 15
+            and raw_imei.isdigit()
+            and raw_imei.isascii()
+            and (sum((ascii_digits := raw_imei.encode())[0::2]) + sum(ascii_digits[1::2].translate(doubled)))
+            % 10
+            == _LUHN_OK
+        ):
+            core = raw_imei[:14]
+        else:
+            try:
+                core = parse_imei(raw_imei)
+            except InvalidIdentifierError as exc:
+                text = raw_imei.strip()
+                if len(text) == 15 and text.isdigit() and text.isascii():
+                    mentioned.add(text[:14])  # a mistyped check digit still names its core
+                bad.append(BadRow(line, f"imei: {exc}"))
+                continue
         try:
             kind = kinds.get(raw_kind)
             if kind is None:
@@ -465,36 +508,45 @@ def _import_rows(
                 bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
             continue
         existing = register.get(core)
-        if existing is None and kind in blocking:  # fast path: a new entry
-            salt = new_salt()
-            commitment = case_commitment(salt, case_ref)
-            inserts.append((kind, at, salt, commitment, now, core))
-            outbox.append((pack_record(core, kind, at, commitment), core, kind, now))
+        if existing is None:
+            if kind in blocking:  # fast path: a new entry (inlines plan_change, new_salt, pack_record)
+                if salt_at == len(salts):
+                    salts = urandom(_SALT_POOL)
+                    salt_at = 0
+                salt = salts[salt_at : salt_at + SALT_SIZE]
+                salt_at += SALT_SIZE
+                commitment = keccak(salt + case_ref.encode())[:COMMITMENT_SIZE]
+                record = bytearray(pack(_IMEI_TYPE | kind, fromhex(core), at, commitment))
+                # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its adapter lookup)
+                inserts.append((kind, at, bytearray(salt), record[-COMMITMENT_SIZE:], now, core))
+                outbox.append((record, core, kind, now))
+                seen[core] = (line, kind, at, case_ref)
+                continue
         elif (  # fast path: an identical active entry
-            existing is not None
-            and existing[0] == kind
+            existing[0] == kind
             and existing[1] == at
             and kind in blocking
-            and case_commitment(existing[2], case_ref) == existing[3]
+            and keccak(existing[2] + case_ref.encode())[:COMMITMENT_SIZE] == existing[3]
         ):
             unchanged += 1
-        else:
-            try:
-                change = plan_change(
-                    imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
-                )
-            except NotBlockedError as exc:
-                mentioned.add(core)
-                refused.append((line, core, str(exc)))
-                continue
-            if change is None:
-                unchanged += 1
-            else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
-                changes.append(change)
-                outbox.append((change.record, core, change.kind, now))
+            seen[core] = (line, kind, at, case_ref)
+            continue
+        try:
+            change = plan_change(
+                imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
+            )
+        except NotBlockedError as exc:
+            mentioned.add(core)
+            refused.append((line, core, str(exc)))
+            continue
+        if change is None:
+            unchanged += 1
+        else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
+            changes.append(change)
+            outbox.append((change.record, core, change.kind, now))
         # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
         seen[core] = (line, kind, at, case_ref)
-    flush()
+    flush(True)
 
     report.rows = count
     report.unchanged = unchanged

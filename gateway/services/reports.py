@@ -22,10 +22,12 @@ Register rules (shared with :mod:`gateway.services.importer` through :func:`plan
 
 from __future__ import annotations
 
+import sqlite3
 import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection, Table, select
@@ -44,6 +46,7 @@ __all__ = [
     "CLEARING_KINDS",
     "MAX_FUTURE_SECONDS",
     "REPORT_KINDS",
+    "VALUES_ROWS",
     "Change",
     "EntryState",
     "ItemResult",
@@ -82,9 +85,10 @@ MAX_FUTURE_SECONDS = 86_400
 #: A register entry as loaded for diffing: ``(kind, reported_at, case_salt, case_commitment)``.
 EntryState = tuple[int, int, bytes, bytes]
 #: A register row for :func:`write_rows`: ``(kind, reported_at, salt, commitment, updated_at, imei)``.
-RegisterRow = tuple[int, int, bytes, bytes, int, str]
+#: Blobs may be ``bytearray``: Python's sqlite3 binds those directly, ``bytes`` after an adapter lookup.
+RegisterRow = tuple[int, int, bytes | bytearray, bytes | bytearray, int, str]
 #: An outbox row for :func:`write_rows`: ``(record, imei, kind, created_at)``.
-OutboxRow = tuple[bytes, str, int, int]
+OutboxRow = tuple[bytes | bytearray, str, int, int]
 
 _RECORD = struct.Struct(">B7sI4s")  # docs/record-format.md, "Record: 16 bytes"
 _IMEI_TYPE = int(IdType.IMEI) << 4
@@ -345,10 +349,13 @@ def write_rows(
     """
     connection = conn.connection() if isinstance(conn, Session) else conn
     insert_sql, update_sql, outbox_sql = _sql(connection)
-    copy = connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+    dialect = connection.dialect
+    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if inserts:
         if copy:
             _copy(connection, _REGISTER_COPY, inserts)
+        elif dialect.name == "sqlite":
+            _insert_values(connection, insert_sql, inserts)
         else:
             connection.exec_driver_sql(insert_sql, list(inserts))
     if updates:
@@ -356,9 +363,43 @@ def write_rows(
     if outbox:
         if copy:
             _copy(connection, _OUTBOX_COPY, outbox)
+        elif dialect.name == "sqlite":
+            _insert_values(connection, outbox_sql, outbox)
         else:
             connection.exec_driver_sql(outbox_sql, list(outbox))
 
+
+#: Most rows per multi-row INSERT on SQLite (a power of two; fewer if the build's variable limit is lower).
+VALUES_ROWS = 1024
+
+
+def _insert_values(connection: Connection, insert_sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """SQLite: ``insert_sql`` (``INSERT ... VALUES (?, ...)``) for ``rows`` as multi-row INSERTs.
+
+    Blocks of :data:`VALUES_ROWS` rows, the rest in blocks of decreasing powers of two: a handful of
+    statement sizes, each compiled once per connection (the driver caches statements; compiling a
+    long VALUES list costs several microseconds per row) and stepped once per block rather than once
+    per row, with the GIL released (the register import writes from a thread of its own).
+    """
+    head, _, group = insert_sql.rpartition("VALUES ")
+    width = group.count("?")
+    raw: Any = connection.connection.driver_connection
+    block = VALUES_ROWS
+    while block * width > raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
+        block //= 2
+    flatten = chain.from_iterable
+    start, total = 0, len(rows)
+    while total - start >= _VALUES_MIN:
+        while block > total - start:
+            block //= 2
+        sql = f"{head}VALUES {', '.join([group] * block)}"
+        connection.exec_driver_sql(sql, tuple(flatten(rows[start : start + block])))
+        start += block
+    if start < total:
+        connection.exec_driver_sql(insert_sql, list(rows[start:]))
+
+
+_VALUES_MIN = 16  # fewer rows go through executemany
 
 _REGISTER_COPY = (
     f"COPY {_REGISTER.name} (kind, reported_at, case_salt, case_commitment, updated_at, imei) FROM STDIN"
