@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -306,8 +306,14 @@ def _load_register(factory: sessionmaker[Session]) -> dict[str, EntryState]:
     table = cast(Table, RegisterEntry.__table__)
     sql = f"SELECT imei, kind, reported_at, case_salt, case_commitment FROM {table.name}"
     with factory() as session:
-        rows = session.connection().exec_driver_sql(sql)  # raw rows: no per-value type processing
-        return {imei: (kind, at, bytes(salt), bytes(cc)) for imei, kind, at, salt, cc in rows}
+        # The driver's own cursor and fetchall: no per-row result object, no per-value type processing.
+        # sqlite3 and psycopg return plain tuples, blobs as bytes.
+        cursor: Any = session.connection().connection.cursor()
+        try:
+            cursor.execute(sql)
+            return {row[0]: row[1:] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
 
 
 def _resolve_format(path: Path, fmt: str | None) -> str:
