@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from gateway.db.bulk import sqlite_insert_values
 from gateway.db.models import WHITELISTED
 from gateway.errors import SyncError
 from gateway.services.entries import ENTRY_ROWS_SQL, fold_input, latest_entries
@@ -136,7 +137,7 @@ class Sql:
         if not rows:
             return
         if self.dialect != "postgresql":
-            self.cur.executemany(self._q(sql), rows)
+            self.insert_many(sql, rows)
             return
         values = "VALUES (" + ", ".join("?" * len(pg_types)) + ")"
         arrays = ", ".join(f"?::{t}[]" for t in pg_types)
@@ -147,13 +148,20 @@ class Sql:
             [list(column) for column in zip(*rows, strict=True)],
         )
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``executemany`` of an ``INSERT ... VALUES (?, ...)``: on SQLite as multi-row statements."""
+        if self.dialect == "sqlite":
+            sqlite_insert_values(self.raw, sql, rows)
+        else:
+            self.cur.executemany(self._q(sql), rows)
+
     def copy_or_many(self, copy: str, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows``: PostgreSQL with ``copy`` (``COPY t (cols) FROM STDIN``, far faster than
         row-by-row inserts), other databases with ``sql`` through ``executemany``."""
         if not rows:
             return
         if not self.copy:
-            self.cur.executemany(self._q(sql), rows)
+            self.insert_many(sql, rows)
             return
         with self.cur.copy(copy) as out:
             for row in rows:
