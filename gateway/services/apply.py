@@ -373,7 +373,7 @@ _UPSERT_LOG = (
 )
 _by_imei = operator.itemgetter(0)
 #: Records buffered by a :class:`BatchWriter` before they are written (bounds its memory).
-FLUSH_RECORDS = 250_000
+FLUSH_RECORDS = 100_000
 
 
 class BatchWriter:
