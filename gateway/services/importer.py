@@ -45,11 +45,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import RegisterEntry
 from gateway.errors import ForeignBlockError, ImportFileError, NotBlockedError, ReportRejectedError
-from gateway.services.import_writer import ImportWriter
 from gateway.services.reports import (
     BLOCKING_KINDS,
     MAX_FUTURE_SECONDS,
-    VALUES_ROWS,
     Change,
     EntryState,
     OutboxRow,
@@ -59,6 +57,7 @@ from gateway.services.reports import (
     foreign_blockers,
     plan_change,
     write_changes,
+    write_rows,
 )
 from ledger_node.errors import InvalidIdentifierError
 from ledger_node.hashing import keccak256
@@ -93,8 +92,6 @@ _DATE_CACHE_MAX = 100_000
 #: The record layout of :func:`gateway.services.reports.pack_record`, inlined in the import's hot path.
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
-#: Rows per part handed to the writer thread (a transaction is one or more parts).
-_PART_ROWS = 8 * VALUES_ROWS
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
@@ -366,12 +363,10 @@ def import_register(
         raise ImportFileError(f"cannot read {path}: {exc}") from exc
 
     register = _load_register(factory)
-    # undecodable bytes become lone surrogates: only a case_ref can hold them, and is refused
-    with fh, ImportWriter(factory) as writer:
+    with fh:  # undecodable bytes become lone surrogates: only a case_ref can hold them, and is refused
         rows = _csv_rows(fh) if resolved == "csv" else _ndjson_rows(fh)
         seen, mentioned = _import_rows(
             factory,
-            writer,
             rows,
             country=country,
             register=register,
@@ -400,7 +395,6 @@ def import_register(
 
 def _import_rows(
     factory: sessionmaker[Session],
-    writer: ImportWriter,
     rows: Iterator[_RawRow],
     *,
     country: str,
@@ -430,44 +424,37 @@ def _import_rows(
     salts = b""  # fresh salts, drawn from the OS CSPRNG _SALT_POOL bytes at a time
     salt_at = 0
     count = unchanged = 0
-    pending = False  # rows of the current transaction were handed to the writer
     next_flush = chunk_rows
-    part_rows = _PART_ROWS
-    next_part = part_rows
     every = PROGRESS_EVERY
     next_progress = every if progress is not None else -1
-    next_event = min(next_flush, next_part, next_progress if progress is not None else next_flush)
+    next_event = min(next_flush, next_progress) if progress is not None else next_flush
     if progress is not None:
         progress(0, total)
 
-    def flush(commit: bool) -> None:
-        """Hand the rows since the last call to the writer; ``commit`` ends the transaction."""
-        nonlocal inserts, outbox, changes, pending
-        if not (outbox or (commit and pending)):
+    def flush() -> None:
+        if not outbox:
             return
         final = {c.imei: c for c in changes}
         updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
+        with factory.begin() as session:
+            write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
         counts.update(row[2] for row in outbox)
         report.created += len(outbox)
-        writer.write(inserts=inserts, updates=updates, outbox=outbox, commit=commit)
-        pending = not commit
-        inserts, outbox, changes = [], [], []
+        inserts.clear()
+        outbox.clear()
+        changes.clear()
 
     for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
         count += 1
         if count == next_event:
             if count == next_flush:
-                flush(True)
+                flush()
                 next_flush += chunk_rows
-            elif count == next_part:
-                flush(False)
-            if count == next_part:
-                next_part += part_rows
             if count == next_progress:
                 assert progress is not None  # next_progress stays -1 without a callback
                 progress(count, max(total, count))
                 next_progress += every
-            next_event = min(next_flush, next_part, next_progress if progress is not None else next_flush)
+            next_event = min(next_flush, next_progress) if progress is not None else next_flush
         if error is not None:
             bad.append(BadRow(line, error))
             continue
@@ -552,7 +539,7 @@ def _import_rows(
             outbox.append((change.record, core, change.kind, now))
         # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
         seen[core] = (line, kind, at, case_ref)
-    flush(True)
+    flush()
 
     report.rows = count
     report.unchanged = unchanged

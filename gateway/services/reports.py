@@ -379,7 +379,7 @@ def _insert_values(connection: Connection, insert_sql: str, rows: Sequence[Seque
     Blocks of :data:`VALUES_ROWS` rows, the rest in blocks of decreasing powers of two: a handful of
     statement sizes, each compiled once per connection (the driver caches statements; compiling a
     long VALUES list costs several microseconds per row) and stepped once per block rather than once
-    per row, with the GIL released (the register import writes from a thread of its own).
+    per row.
     """
     head, _, group = insert_sql.rpartition("VALUES ")
     width = group.count("?")

@@ -377,24 +377,6 @@ def test_a_failing_chunk_leaves_earlier_chunks_whole_and_a_rerun_finishes(db, tm
     assert [r.imei for r in db.outbox()] == [core(i) for i in imeis]
 
 
-def test_a_transaction_of_several_parts_commits_whole_or_not_at_all(db, tmp_path, many_imeis, monkeypatch):
-    monkeypatch.setattr(importer, "_PART_ROWS", 2)  # parts of 2 rows handed to the writer thread
-    imeis = many_imeis(12)
-    path = write(
-        tmp_path / "r.csv", "imei,kind,reported_at\n" + "\n".join(f"{i},LOST,{DAY}" for i in imeis) + "\n"
-    )
-    db.fail_outbox_inserts("disk full", imei=core(imeis[9]))
-    with pytest.raises(DatabaseError, match="disk full"):
-        run(db, path, chunk_rows=6)  # transactions: rows 1-5 (3 parts), 6-11 (fails in its 3rd part), 12
-    assert sorted(db.register()) == sorted(core(i) for i in imeis[:5])
-    assert [r.imei for r in db.outbox()] == [core(i) for i in imeis[:5]]
-
-    db.drop_outbox_trigger()
-    result = run(db, path, chunk_rows=6)
-    assert (result.created, result.unchanged) == (7, 5)
-    assert [r.imei for r in db.outbox()] == [core(i) for i in imeis]
-
-
 def test_progress_is_reported(db, tmp_path, many_imeis, monkeypatch):
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 4)
     imeis = many_imeis(10)
