@@ -618,23 +618,29 @@ def rewind_above(db: Db, *, block: int, policy: Policy) -> RewindResult:
     The caller moves the sync cursor to ``block``.
     """
     sql = Sql(db)
-    batches: list[tuple[str, int]] = []
-    keys: list[tuple[str, str, int, int]] = []
-    for cc, seq, records in sql.all(
-        "SELECT country, seq, records FROM ledger_batches WHERE block_number > ?", (block,)
-    ):
-        batches.append((cc, int(seq)))
-        blob = _bytes(records)
-        keys.extend((blob[o + 1 : o + 8].hex(), cc, int(seq), o // 16) for o in range(0, len(blob), 16))
-    keys.sort()
-    removed_records = len(keys)
-    sql.many("DELETE FROM ledger_records WHERE imei = ? AND country = ? AND seq = ? AND idx = ?", keys)
+    batches = [(cc, int(seq)) for cc, seq in sql.all(
+        "SELECT country, seq FROM ledger_batches WHERE block_number > ? ORDER BY country, seq", (block,)
+    )]  # fmt: skip
+    # By (country, seq), not from the stored packed records: what is undone must not depend on
+    # them. ledger_records has no (country, seq) index, so each country's rows are one scan; a
+    # reorganisation is rare and near the tip.
+    imeis: set[str] = set()
+    removed_records = 0
+    for cc, group in itertools.groupby(batches, key=operator.itemgetter(0)):
+        seqs = [seq for _cc, seq in group]
+        for start in range(0, len(seqs), _IN_CHUNK):
+            chunk = seqs[start : start + _IN_CHUNK]
+            where = f"country = ? AND seq IN ({','.join('?' * len(chunk))})"
+            imeis.update(
+                row[0] for row in sql.all(f"SELECT imei FROM ledger_records WHERE {where}", (cc, *chunk))
+            )
+            removed_records += sql.run(f"DELETE FROM ledger_records WHERE {where}", (cc, *chunk))
     sql.run("DELETE FROM ledger_batches WHERE block_number > ?", (block,))
     quarantined = sql.all("SELECT DISTINCT country FROM quarantine WHERE block_number > ?", (block,))
     removed_quarantine = sql.run("DELETE FROM quarantine WHERE block_number > ?", (block,))
     sql.run("DELETE FROM signer_keys WHERE active_from > ?", (block,))
     sql.run("UPDATE signer_keys SET revoked_at = NULL WHERE revoked_at > ?", (block,))
-    changes = refold(db, sorted({key[0] for key in keys}), policy=policy)
+    changes = refold(db, sorted(imeis), policy=policy)
     for cc in sorted({cc for cc, _ in batches} | {row[0] for row in quarantined}):
         last = sql.one(
             "SELECT seq, head FROM ledger_batches WHERE country = ? ORDER BY seq DESC LIMIT 1", (cc,)

@@ -2,7 +2,8 @@
 
 For tests of what is read from ``device_status`` (blocklist, feed): the batches are applied by
 :func:`gateway.services.apply.apply_batch` exactly as a sync applies them; only the chain part
-(signature, Merkle root, block) is made up, because those tests are not about verification.
+(signature, Merkle root, block) is made up; the packed records are real, since a reorganisation
+finds the rows to undo through them, because those tests are not about verification.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from gateway.services.apply import apply_batch, rewind_above
 from gateway.services.status import Policy
 from gateway.services.verify import VerifiedBatch
 from ledger_node.events import BatchEvent, LogPosition
-from ledger_node.record import Kind
+from ledger_node.record import Kind, Record, decode_records, pack_records
 
 COUNTRIES = ("IN", "BR", "KE", "DE")
+COMMITMENT = b"\x00\x01\x02\x03"
 POLICY = Policy.make(
     honours=COUNTRIES,
     kind_status={"STOLEN": "BLACKLISTED", "LOST": "BLACKLISTED", "INVALID": "BLACKLISTED",
@@ -41,8 +43,9 @@ class LedgerWriter:
         seq = self.seqs.get(country, 0) + 1
         self.seqs[country] = seq
         self.block += 1
-        decoded = [(0x10 | int(kind), imei, 1_760_000_000 + i, b"\x00\x01\x02\x03")
-                   for i, (imei, kind) in enumerate(entries)]  # fmt: skip
+        records = pack_records(
+            Record(imei, kind, 1_760_000_000 + i, COMMITMENT) for i, (imei, kind) in enumerate(entries)
+        )
         event = BatchEvent(
             country=country,
             seq=seq,
@@ -50,14 +53,16 @@ class LedgerWriter:
             prev_head=os.urandom(32),
             records_hash=os.urandom(32),
             merkle_root=os.urandom(32),
-            count=len(decoded),
+            count=len(entries),
             signature=os.urandom(65),
-            records=b"",
+            records=records,
             position=LogPosition(self.block, os.urandom(32), os.urandom(32), 0),
         )
         with self.engine.begin() as conn:
             result = apply_batch(
-                conn, VerifiedBatch(event=event, head=os.urandom(32), records=decoded), policy=self.policy
+                conn,
+                VerifiedBatch(event=event, head=os.urandom(32), records=decode_records(records)),
+                policy=self.policy,
             )
         self.applied.append((self.block, country, seq))
         return result.status_changes
