@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -92,6 +93,7 @@ _DATE_CACHE_MAX = 100_000
 #: The record layout of :func:`gateway.services.reports.pack_record`, inlined in the import's hot path.
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
+_BY_IMEI = itemgetter(5)  # of a RegisterRow
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
@@ -436,6 +438,7 @@ def _import_rows(
             return
         final = {c.imei: c for c in changes}
         updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
+        inserts.sort(key=_BY_IMEI)  # the primary-key index is then filled in order, not at random
         with factory.begin() as session:
             write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
         counts.update(row[2] for row in outbox)
