@@ -9,23 +9,28 @@ cache compiles each size once per connection.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
-__all__ = ["VALUES_ROWS", "sqlite_insert_values"]
+__all__ = ["VALUES_ROWS", "sqlite_insert_values", "values_statements"]
 
 #: Most rows per statement (fewer if the build's variable limit is lower).
 VALUES_ROWS = 1024
 _VALUES_MIN = 16  # fewer rows go through executemany
 
 
-def sqlite_insert_values(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run ``sql`` — ``INSERT ... VALUES (?, ...)`` with an optional tail (``ON CONFLICT ...``) — for
-    every row of ``rows``, in order, as multi-row statements on a ``sqlite3`` connection.
+def values_statements(
+    sql: str, rows: Sequence[Sequence[Any]], *, variable_limit: int
+) -> Iterator[tuple[str, Sequence[Any], bool]]:
+    """The statements that run ``sql`` — ``INSERT ... VALUES (?, ...)`` with an optional tail
+    (``ON CONFLICT ...``) — for every row of ``rows``, in order: ``(statement, parameters, many)``,
+    where ``many`` means "parameters is a list of rows for ``executemany``".
 
-    The rows are applied in order, as by ``executemany``: an ``ON CONFLICT`` update of a row sees
-    the rows before it.
+    Blocks of :data:`VALUES_ROWS` rows (fewer if ``variable_limit`` bound parameters do not allow
+    them), the rest in blocks of decreasing powers of two, the last few rows through
+    ``executemany``. The rows are applied in order, as by ``executemany``: an ``ON CONFLICT``
+    update of a row sees the rows before it.
 
     Raises:
         ValueError: ``sql`` has no ``VALUES (...)`` group.
@@ -39,19 +44,35 @@ def sqlite_insert_values(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequ
     tail = sql[end_group + 1 :]
     width = group.count("?")
     block = VALUES_ROWS
-    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    while block > 1 and block * width > limit:
+    while block > 1 and block * width > variable_limit:
         block //= 2
+    done, total = 0, len(rows)
+    while total - done >= _VALUES_MIN:
+        while block > total - done:
+            block //= 2
+        yield (
+            f"{head}{', '.join([group] * block)}{tail}",
+            tuple(chain.from_iterable(rows[done : done + block])),
+            False,
+        )
+        done += block
+    if done < total:
+        yield sql, list(rows[done:]), True
+
+
+def sqlite_insert_values(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run :func:`values_statements` of ``sql`` and ``rows`` on a ``sqlite3`` connection.
+
+    Raises:
+        ValueError: ``sql`` has no ``VALUES (...)`` group.
+    """
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     cursor = conn.cursor()
     try:
-        done, total = 0, len(rows)
-        while total - done >= _VALUES_MIN:
-            while block > total - done:
-                block //= 2
-            statement = f"{head}{', '.join([group] * block)}{tail}"
-            cursor.execute(statement, tuple(chain.from_iterable(rows[done : done + block])))
-            done += block
-        if done < total:
-            cursor.executemany(sql, rows[done:])
+        for statement, params, many in values_statements(sql, rows, variable_limit=limit):
+            if many:
+                cursor.executemany(statement, params)
+            else:
+                cursor.execute(statement, params)
     finally:
         cursor.close()

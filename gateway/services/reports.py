@@ -27,13 +27,13 @@ import struct
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.db.bulk import VALUES_ROWS, values_statements
 from gateway.db.models import LedgerRecord, OutboxRecord, RegisterEntry
 from gateway.errors import ForeignBlockError, NotBlockedError, ReportRejectedError
 from gateway.services.entries import latest_entries
@@ -369,37 +369,15 @@ def write_rows(
             connection.exec_driver_sql(outbox_sql, list(outbox))
 
 
-#: Most rows per multi-row INSERT on SQLite (a power of two; fewer if the build's variable limit is lower).
-VALUES_ROWS = 1024
-
-
 def _insert_values(connection: Connection, insert_sql: str, rows: Sequence[Sequence[object]]) -> None:
-    """SQLite: ``insert_sql`` (``INSERT ... VALUES (?, ...)``) for ``rows`` as multi-row INSERTs.
-
-    Blocks of :data:`VALUES_ROWS` rows, the rest in blocks of decreasing powers of two: a handful of
-    statement sizes, each compiled once per connection (the driver caches statements; compiling a
-    long VALUES list costs several microseconds per row) and stepped once per block rather than once
-    per row.
-    """
-    head, _, group = insert_sql.rpartition("VALUES ")
-    width = group.count("?")
+    """SQLite: ``insert_sql`` (``INSERT ... VALUES (?, ...)``) for ``rows`` as multi-row INSERTs
+    (:func:`gateway.db.bulk.values_statements`), through the connection so that errors come as
+    SQLAlchemy's."""
     raw: Any = connection.connection.driver_connection
-    block = VALUES_ROWS
-    while block * width > raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
-        block //= 2
-    flatten = chain.from_iterable
-    start, total = 0, len(rows)
-    while total - start >= _VALUES_MIN:
-        while block > total - start:
-            block //= 2
-        sql = f"{head}VALUES {', '.join([group] * block)}"
-        connection.exec_driver_sql(sql, tuple(flatten(rows[start : start + block])))
-        start += block
-    if start < total:
-        connection.exec_driver_sql(insert_sql, list(rows[start:]))
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    for statement, params, many in values_statements(insert_sql, rows, variable_limit=limit):
+        connection.exec_driver_sql(statement, list(params) if many else tuple(params))
 
-
-_VALUES_MIN = 16  # fewer rows go through executemany
 
 _REGISTER_COPY = (
     f"COPY {_REGISTER.name} (kind, reported_at, case_salt, case_commitment, updated_at, imei) FROM STDIN"
