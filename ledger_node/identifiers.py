@@ -9,12 +9,16 @@ operations (``strip``, ``isdigit``, ``encode``, ``translate``, ``sum``) and no r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ledger_node.errors import InvalidIdentifierError
 
 __all__ = [
     "IMEISV_LENGTH",
     "IMEI_CORE_LENGTH",
     "IMEI_LENGTH",
+    "all_fifteen_digits",
+    "check_digits_agree",
     "imei15",
     "luhn_check_digit",
     "parse_imei",
@@ -34,6 +38,14 @@ _ASCII_OFFSET = 7 * ord("0")
 _CHECK_CHARS = "0123456789"
 
 _PEI_DIGITS = {"imei": IMEI_LENGTH, "imeisv": IMEISV_LENGTH}
+
+# Batches of 15-digit IMEIs (check_digits_agree): ASCII digit -> its Luhn value, as is at even 0-based
+# positions of the core, doubled (digits of the product summed) at odd ones.
+_DIGITS = b"0123456789"
+_PLAIN = bytes.maketrans(_DIGITS, bytes(range(10)))
+_COLUMN_TABLES = tuple(_DOUBLED if position % 2 else _PLAIN for position in range(IMEI_CORE_LENGTH))
+# A Luhn sum (0..126) -> the ASCII check digit that completes it to a multiple of ten.
+_CHECK_OF_SUM = bytes(_DIGITS[-total % 10] for total in range(256))
 
 
 def _luhn(core: str) -> str:
@@ -61,6 +73,35 @@ def _non_digit_reason(digits: str, offset: int = 0) -> str:
         if not ("0" <= char <= "9"):
             return f"non-digit character {char!r} at position {pos + offset}"
     return "not a digit string"  # pragma: no cover - only called when a non-digit exists
+
+
+def all_fifteen_digits(values: Sequence[str]) -> str | None:
+    """The values joined, if every one is exactly 15 ASCII digits (else None)."""
+    if set(map(len, values)) != {IMEI_LENGTH}:
+        return None
+    joined = "".join(values)
+    return joined if joined.isascii() and joined.isdigit() else None
+
+
+def check_digits_agree(raw: bytes, count: int) -> list[bool]:
+    """Per IMEI of ``raw`` (``count`` times 15 ASCII digits, e.g. from :func:`all_fifteen_digits`):
+    whether its Luhn check digit is right.
+
+    The check digits of the whole batch are verified in a few C-level operations: each of the 14
+    digit columns is read with a stride, mapped to its Luhn value (doubled or not) with
+    ``bytes.translate`` and read as one big integer with a byte per IMEI, and the 14 integers are
+    added. Each byte holds at most 14 * 9 = 126, so no byte carries into the next, and byte *i* of
+    the sum is IMEI *i*'s Luhn sum; one more translate turns the sums into the expected check digits,
+    compared with the given ones in one ``==``.
+    """
+    total = 0
+    for position, table in enumerate(_COLUMN_TABLES):
+        total += int.from_bytes(raw[position::IMEI_LENGTH].translate(table), "big")
+    expected = total.to_bytes(count, "big").translate(_CHECK_OF_SUM)
+    sent = raw[IMEI_CORE_LENGTH::IMEI_LENGTH]
+    if expected == sent:
+        return [True] * count
+    return [a == b for a, b in zip(expected, sent, strict=True)]
 
 
 def luhn_check_digit(core14: str) -> str:

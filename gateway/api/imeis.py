@@ -16,38 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger_node.errors import InvalidIdentifierError
-from ledger_node.identifiers import IMEI_CORE_LENGTH, IMEI_LENGTH, imei15, parse_imei
+from ledger_node.identifiers import (
+    IMEI_CORE_LENGTH,
+    IMEI_LENGTH,
+    all_fifteen_digits,
+    check_digits_agree,
+    imei15,
+    parse_imei,
+)
 
 __all__ = ["parse_imeis"]
-
-_DIGITS = b"0123456789"
-# ASCII digit -> its Luhn value: as is at even 0-based positions of the core, doubled (digits of the
-# product summed) at odd ones.
-_PLAIN = bytes.maketrans(_DIGITS, bytes(range(10)))
-_DOUBLED = bytes.maketrans(_DIGITS, bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
-_COLUMN_TABLES = tuple(_DOUBLED if position % 2 else _PLAIN for position in range(IMEI_CORE_LENGTH))
-# A Luhn sum (0..126) -> the ASCII check digit that completes it to a multiple of ten.
-_CHECK_OF_SUM = bytes(_DIGITS[-total % 10] for total in range(256))
-
-
-def _all_fifteen_digits(values: Sequence[str]) -> str | None:
-    """The values joined, if every one is exactly 15 ASCII digits (else None)."""
-    if set(map(len, values)) != {IMEI_LENGTH}:
-        return None
-    joined = "".join(values)
-    return joined if joined.isascii() and joined.isdigit() else None
-
-
-def _check_digits_agree(raw: bytes, count: int) -> list[bool]:
-    """Per IMEI of ``raw`` (``count`` times 15 ASCII digits): whether its check digit is right."""
-    total = 0
-    for position, table in enumerate(_COLUMN_TABLES):
-        total += int.from_bytes(raw[position::IMEI_LENGTH].translate(table), "big")
-    expected = total.to_bytes(count, "big").translate(_CHECK_OF_SUM)
-    sent = raw[IMEI_CORE_LENGTH::IMEI_LENGTH]
-    if expected == sent:
-        return [True] * count
-    return [a == b for a, b in zip(expected, sent, strict=True)]
 
 
 def parse_imeis(values: Sequence[str]) -> tuple[list[str | None], list[str], dict[int, str]]:
@@ -56,9 +34,9 @@ def parse_imeis(values: Sequence[str]) -> tuple[list[str | None], list[str], dic
     cores: list[str | None] = []
     imeis: list[str] = []
     errors: dict[int, str] = {}
-    joined = _all_fifteen_digits(values) if values else None
+    joined = all_fifteen_digits(values) if values else None
     if joined is not None:
-        agree = _check_digits_agree(joined.encode("ascii"), len(values))
+        agree = check_digits_agree(joined.encode("ascii"), len(values))
         cores = [joined[start : start + IMEI_CORE_LENGTH] for start in range(0, len(joined), IMEI_LENGTH)]
         imeis = list(values)
         if all(agree):
