@@ -34,9 +34,10 @@ import os
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
@@ -62,10 +63,11 @@ from gateway.services.reports import (
 )
 from ledger_node.errors import InvalidIdentifierError
 from ledger_node.hashing import keccak256
-from ledger_node.identifiers import parse_imei
+from ledger_node.identifiers import all_fifteen_digits, check_digits_agree, parse_imei
 from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE, UINT32_MAX, IdType, Kind
 
 __all__ = [
+    "BLOCK_ROWS",
     "CHUNK_ROWS",
     "FORMATS",
     "MISSING_POLICIES",
@@ -80,6 +82,8 @@ __all__ = [
 CHUNK_ROWS = 50_000
 #: The progress callback is called every this many rows (and once at the start and the end).
 PROGRESS_EVERY = 10_000
+#: Rows checked together on the fast path (new entries with plain fields); 0 checks row by row.
+BLOCK_ROWS = 8192
 FORMATS: dict[str, str] = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 MISSING_POLICIES: dict[str, Kind | None] = {
     "keep": None,
@@ -94,6 +98,10 @@ _DATE_CACHE_MAX = 100_000
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
 _BY_IMEI = itemgetter(5)  # of a RegisterRow
+_CORE = itemgetter(slice(0, 14))  # of a 15-digit IMEI
+_COLUMNS = tuple(map(itemgetter, range(5)))  # of a _RawRow: line, imei, kind, reported_at, case_ref
+_ERROR = itemgetter(5)  # of a _RawRow
+_COMMITMENT = itemgetter(slice(0, COMMITMENT_SIZE))  # of a keccak digest
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
@@ -339,6 +347,7 @@ def import_register(
     progress: Callable[[int, int], None] | None = None,
     now: int | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    block_rows: int = BLOCK_ROWS,
 ) -> ImportReport:
     """Import the register snapshot at ``path`` for ``country``; see the module docstring.
 
@@ -374,6 +383,7 @@ def import_register(
             register=register,
             now=t,
             chunk_rows=chunk_rows,
+            block_rows=block_rows,
             report=report,
             progress=progress,
             total=max(total, 0),
@@ -403,6 +413,7 @@ def _import_rows(
     register: dict[str, EntryState],
     now: int,
     chunk_rows: int,
+    block_rows: int,
     report: ImportReport,
     progress: Callable[[int, int], None] | None,
     total: int,
@@ -410,8 +421,10 @@ def _import_rows(
     """Diff the rows against ``register`` and write the changes chunk by chunk.
 
     Returns the IMEIs of valid rows (with their line and data) and the IMEIs named only by bad rows.
-    The loop is the import's hot path: fast paths are inlined (digit-string times, exact kind names,
-    ASCII case references, new entries, identical entries) and fall back to the checked helpers.
+    Rows are taken ``block_rows`` at a time: a block of plain new entries is planned whole by
+    :func:`_new_entries`; any other block goes through the row loop, the general path (with its
+    own inlined fast paths: digit-string times, exact kind names, ASCII case references, new and
+    identical entries, falling back to the checked helpers). ``block_rows=0`` takes every row there.
     """
     seen: dict[str, tuple[int, int, int, str]] = {}
     mentioned: set[str] = set()
@@ -447,101 +460,124 @@ def _import_rows(
         outbox.clear()
         changes.clear()
 
-    for line, raw_imei, raw_kind, raw_at, raw_case, error in rows:
-        count += 1
-        if count == next_event:
-            if count == next_flush:
-                flush()
-                next_flush += chunk_rows
-            if count == next_progress:
-                assert progress is not None  # next_progress stays -1 without a callback
-                progress(count, max(total, count))
-                next_progress += every
-            next_event = min(next_flush, next_progress) if progress is not None else next_flush
-        if error is not None:
-            bad.append(BadRow(line, error))
-            continue
-        # Fast path: a bare 15-digit IMEI with a right check digit (the Luhn sum of all 15 ASCII digits,
-        # as in ledger_node.identifiers); every other form, and every error message, is parse_imei's.
-        if (
-            len(raw_imei) == 15
-            and raw_imei.isdigit()
-            and raw_imei.isascii()
-            and (sum((ascii_digits := raw_imei.encode())[0::2]) + sum(ascii_digits[1::2].translate(doubled)))
-            % 10
-            == _LUHN_OK
-        ):
-            core = raw_imei[:14]
-        else:
-            try:
-                core = parse_imei(raw_imei)
-            except InvalidIdentifierError as exc:
-                text = raw_imei.strip()
-                if len(text) == 15 and text.isdigit() and text.isascii():
-                    mentioned.add(text[:14])  # a mistyped check digit still names its core
-                bad.append(BadRow(line, f"imei: {exc}"))
+    fast = block_rows > 0
+    while True:
+        block: Iterator[_RawRow] | list[_RawRow] = rows
+        if fast:
+            # A block ends before the next flush/progress event, which the row loop below fires as
+            # ever (a block of one row when that row is the next one).
+            size = min(block_rows, next_event - count - 1)
+            block = list(islice(rows, max(size, 1)))
+            if not block:
+                break
+            if size > 0:
+                planned = _new_entries(block, seen=seen, register=register, limit=limit, now=now)
+                if planned is not None:
+                    inserts.extend(planned[0])
+                    outbox.extend(planned[1])
+                    count += len(block)
+                    continue
+        for line, raw_imei, raw_kind, raw_at, raw_case, error in block:
+            count += 1
+            if count == next_event:
+                if count == next_flush:
+                    flush()
+                    next_flush += chunk_rows
+                if count == next_progress:
+                    assert progress is not None  # next_progress stays -1 without a callback
+                    progress(count, max(total, count))
+                    next_progress += every
+                next_event = min(next_flush, next_progress) if progress is not None else next_flush
+            if error is not None:
+                bad.append(BadRow(line, error))
                 continue
-        try:
-            kind = kinds.get(raw_kind)
-            if kind is None:
-                kind = _kind(raw_kind)
-            if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
-                at = int(raw_at)
-                if at > limit:
-                    check_reported_at(at, now)
+            # Fast path: a bare 15-digit IMEI with a right check digit (the Luhn sum of all 15 ASCII digits,
+            # as in ledger_node.identifiers); every other form, and every error message, is parse_imei's.
+            if (
+                len(raw_imei) == 15
+                and raw_imei.isdigit()
+                and raw_imei.isascii()
+                and (
+                    sum((ascii_digits := raw_imei.encode())[0::2])
+                    + sum(ascii_digits[1::2].translate(doubled))
+                )
+                % 10
+                == _LUHN_OK
+            ):
+                core = raw_imei[:14]
             else:
-                at = check_reported_at(parse_reported_at(raw_at), now)
-            case_ref = raw_case if raw_case.isascii() else _case_ref(raw_case)
-        except ReportRejectedError as exc:
-            mentioned.add(core)
-            bad.append(BadRow(line, str(exc)))
-            continue
-        earlier = seen.get(core)
-        if earlier is not None:
-            if earlier[1] == kind and earlier[2] == at and earlier[3] == case_ref:
+                try:
+                    core = parse_imei(raw_imei)
+                except InvalidIdentifierError as exc:
+                    text = raw_imei.strip()
+                    if len(text) == 15 and text.isdigit() and text.isascii():
+                        mentioned.add(text[:14])  # a mistyped check digit still names its core
+                    bad.append(BadRow(line, f"imei: {exc}"))
+                    continue
+            try:
+                kind = kinds.get(raw_kind)
+                if kind is None:
+                    kind = _kind(raw_kind)
+                if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
+                    at = int(raw_at)
+                    if at > limit:
+                        check_reported_at(at, now)
+                else:
+                    at = check_reported_at(parse_reported_at(raw_at), now)
+                case_ref = raw_case if raw_case.isascii() else _case_ref(raw_case)
+            except ReportRejectedError as exc:
+                mentioned.add(core)
+                bad.append(BadRow(line, str(exc)))
+                continue
+            earlier = seen.get(core)
+            if earlier is not None:
+                if earlier[1] == kind and earlier[2] == at and earlier[3] == case_ref:
+                    unchanged += 1
+                else:
+                    bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
+                continue
+            existing = register.get(core)
+            if existing is None:
+                if kind in blocking:  # fast path: a new entry (inlines plan_change, new_salt, pack_record)
+                    if salt_at == len(salts):
+                        salts = urandom(_SALT_POOL)
+                        salt_at = 0
+                    salt = salts[salt_at : salt_at + SALT_SIZE]
+                    salt_at += SALT_SIZE
+                    commitment = keccak(salt + case_ref.encode())[:COMMITMENT_SIZE]
+                    record = bytearray(pack(_IMEI_TYPE | kind, fromhex(core), at, commitment))
+                    # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its
+                    # adapter lookup)
+                    inserts.append((kind, at, bytearray(salt), record[-COMMITMENT_SIZE:], now, core))
+                    outbox.append((record, core, kind, now))
+                    seen[core] = (line, kind, at, case_ref)
+                    continue
+            elif (  # fast path: an identical active entry
+                existing[0] == kind
+                and existing[1] == at
+                and kind in blocking
+                and keccak(existing[2] + case_ref.encode())[:COMMITMENT_SIZE] == existing[3]
+            ):
                 unchanged += 1
-            else:
-                bad.append(BadRow(line, f"duplicate IMEI {core} conflicts with line {earlier[0]}"))
-            continue
-        existing = register.get(core)
-        if existing is None:
-            if kind in blocking:  # fast path: a new entry (inlines plan_change, new_salt, pack_record)
-                if salt_at == len(salts):
-                    salts = urandom(_SALT_POOL)
-                    salt_at = 0
-                salt = salts[salt_at : salt_at + SALT_SIZE]
-                salt_at += SALT_SIZE
-                commitment = keccak(salt + case_ref.encode())[:COMMITMENT_SIZE]
-                record = bytearray(pack(_IMEI_TYPE | kind, fromhex(core), at, commitment))
-                # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its adapter lookup)
-                inserts.append((kind, at, bytearray(salt), record[-COMMITMENT_SIZE:], now, core))
-                outbox.append((record, core, kind, now))
                 seen[core] = (line, kind, at, case_ref)
                 continue
-        elif (  # fast path: an identical active entry
-            existing[0] == kind
-            and existing[1] == at
-            and kind in blocking
-            and keccak(existing[2] + case_ref.encode())[:COMMITMENT_SIZE] == existing[3]
-        ):
-            unchanged += 1
+            try:
+                change = plan_change(
+                    imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
+                )
+            except NotBlockedError as exc:
+                mentioned.add(core)
+                refused.append((line, core, str(exc)))
+                continue
+            if change is None:
+                unchanged += 1
+            else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
+                changes.append(change)
+                outbox.append((change.record, core, change.kind, now))
+            # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
             seen[core] = (line, kind, at, case_ref)
-            continue
-        try:
-            change = plan_change(
-                imei=core, kind=Kind(kind), reported_at=at, case_ref=case_ref, existing=existing, now=now
-            )
-        except NotBlockedError as exc:
-            mentioned.add(core)
-            refused.append((line, core, str(exc)))
-            continue
-        if change is None:
-            unchanged += 1
-        else:  # ``existing`` is set here: a new IMEI with a clearing kind raised above
-            changes.append(change)
-            outbox.append((change.record, core, change.kind, now))
-        # Each IMEI is planned once (later rows hit ``seen``), so ``register`` needs no update.
-        seen[core] = (line, kind, at, case_ref)
+        if not fast:
+            break
     flush()
 
     report.rows = count
@@ -550,6 +586,61 @@ def _import_rows(
     if refused:
         _explain_refusals(factory, country=country, refused=refused, bad=bad)
     return seen, mentioned
+
+
+def _new_entries(
+    block: Sequence[_RawRow],
+    *,
+    seen: dict[str, tuple[int, int, int, str]],
+    register: dict[str, EntryState],
+    limit: int,
+    now: int,
+) -> tuple[list[RegisterRow], list[OutboxRow]] | None:
+    """The register and outbox rows of ``block`` if it is all plain new entries, else None.
+
+    Plain: no reader error, every IMEI exactly 15 ASCII digits with a right check digit, named
+    nowhere else (not twice in the block, not in ``seen``, not in ``register``), every kind an exact
+    blocking kind name, every time ASCII digits at most ``limit``, every case reference ASCII.
+    Such rows are exactly those the row loop turns into new entries without a question, and they get
+    what it gives them (fresh salts from the OS CSPRNG); ``seen`` is updated as the row loop would.
+    Every check is a C-level operation over a whole column; anything else is the row loop's.
+    """
+    count = len(block)
+    if list(map(_ERROR, block)).count(None) != count:
+        return None
+    lines, imeis, kind_names, times, case_refs = (list(map(column, block)) for column in _COLUMNS)
+    joined = all_fifteen_digits(imeis)
+    if joined is None or not all(check_digits_agree(joined.encode("ascii"), count)):
+        return None
+    kinds: list[int] = list(map(_KINDS.get, kind_names))  # type: ignore[arg-type]
+    if not BLOCKING_KINDS.issuperset(kinds) or "" in times:  # an unknown name is None, not blocking
+        return None
+    try:
+        digits = "".join(cast("list[str]", times))
+    except TypeError:  # NDJSON integers: the row loop checks them
+        return None
+    if not (digits.isascii() and digits.isdigit()) or not "".join(case_refs).isascii():
+        return None
+    at = list(map(int, times))
+    if max(at) > limit:
+        return None
+    cores = list(map(_CORE, imeis))
+    fresh = set(cores)
+    if len(fresh) != count or not seen.keys().isdisjoint(fresh) or not register.keys().isdisjoint(fresh):
+        return None
+    pool = os.urandom(SALT_SIZE * count)
+    salts = [pool[start : start + SALT_SIZE] for start in range(0, len(pool), SALT_SIZE)]
+    commitments = list(
+        map(_COMMITMENT, map(keccak256, map(bytes.__add__, salts, map(str.encode, case_refs))))
+    )
+    records = map(_RECORD.pack, map(_IMEI_TYPE.__or__, kinds), map(bytes.fromhex, cores), at, commitments)
+    # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its adapter lookup)
+    register_rows: list[RegisterRow] = list(
+        zip(kinds, at, map(bytearray, salts), map(bytearray, commitments), repeat(now), cores)
+    )
+    outbox_rows: list[OutboxRow] = list(zip(map(bytearray, records), cores, kinds, repeat(now)))
+    seen.update(zip(cores, zip(lines, kinds, at, case_refs, strict=True), strict=True))
+    return register_rows, outbox_rows
 
 
 def _explain_refusals(
