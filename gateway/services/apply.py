@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import operator
 import struct
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -442,31 +443,31 @@ class BatchWriter:
             return 0
         self._rows = []
         # By IMEI, stably: neighbouring rows share B-tree pages, and an IMEI's rows stay in chain
-        # order, so in the dict below a country's latest kind is the one that stays.
+        # order, so the last of them is its latest.
         rows.sort(key=_by_imei)
         sql = self.sql
-        added: dict[str, dict[str, int]] = {}  # per IMEI, the latest kind of each country here
-        for imei, cc, _seq, _idx, kind, _at in rows:
-            if kind < 0x10:
-                per_country = added.get(imei)
-                if per_country is None:
-                    added[imei] = {cc: kind}
-                else:
-                    per_country[cc] = kind
-        before = latest_entries(sql.in_chunks(ENTRY_ROWS_SQL, list(added)))
+        imei_rows = [row for row in rows if row[4] < 0x10]  # IMEI records feed the statuses
+        last = {row[0]: row for row in imei_rows}  # per IMEI, its last row here
+        several: dict[str, dict[str, int]] = {}  # IMEIs with several rows here: each country's latest kind
+        if len(last) < len(imei_rows):
+            counts = Counter(map(_by_imei, imei_rows))
+            for imei, cc, _seq, _idx, kind, _at in imei_rows:
+                if counts[imei] > 1:
+                    several.setdefault(imei, {})[cc] = kind
+        before = latest_entries(sql.in_chunks(ENTRY_ROWS_SQL, list(last)))
         sql.copy_or_many(_COPY_RECORDS, _INSERT_RECORD, rows)
         policy = self.policy
         honours, kind_status = policy.honours, policy.kind_status
         changed: list[tuple[str, int, str]] = []
-        for imei, new_kinds in added.items():
+        for imei, (_imei, cc, _seq, _idx, kind, _at) in last.items():
             entries = before.get(imei)
-            if entries is None and len(new_kinds) == 1:  # the IMEI's first record here: the common case
-                ((cc, kind),) = new_kinds.items()
+            if entries is None and imei not in several:  # the IMEI's first record here: the common case
                 status = kind_status.get(kind, WHITELISTED) if cc in honours else WHITELISTED
                 if status != WHITELISTED:
                     changed.append((imei, status, cc))
                 continue
-            old_kinds = {} if entries is None else {cc: entry[0] for cc, entry in entries.items()}
+            new_kinds = several.get(imei) or {cc: kind}
+            old_kinds = {} if entries is None else {c: entry[0] for c, entry in entries.items()}
             old = fold(sorted(old_kinds.items()), policy)
             new = fold(sorted({**old_kinds, **new_kinds}.items()), policy)
             if new != old:
