@@ -100,10 +100,12 @@ _DATE_CACHE_MAX = 100_000
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
 _BY_IMEI = itemgetter(5)  # of a RegisterRow
+_OUTBOX_KIND = itemgetter(2)  # of an OutboxRow
 _CORE = itemgetter(slice(0, 14))  # of a 15-digit IMEI
 _COLUMNS = tuple(map(itemgetter, range(5)))  # of a _RawRow: line, imei, kind, reported_at, case_ref
 _ERROR = itemgetter(5)  # of a _RawRow
-_COMMITMENT = itemgetter(slice(0, COMMITMENT_SIZE))  # of a keccak digest
+_COMMITMENT_AT = _RECORD.size - COMMITMENT_SIZE  # the commitment ends the record
+_RECORD_COMMITMENT = itemgetter(slice(_COMMITMENT_AT, None))  # of a packed record
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
@@ -472,7 +474,7 @@ def _import_rows(
         inserts.sort(key=_BY_IMEI)  # the primary-key index is then filled in order, not at random
         with factory.begin() as session:
             write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
-        counts.update(row[2] for row in outbox)
+        counts.update(map(_OUTBOX_KIND, outbox))
         report.created += len(outbox)
         inserts.clear()
         outbox.clear()
@@ -648,15 +650,28 @@ def _new_entries(
         return None
     pool = os.urandom(SALT_SIZE * count)
     salts = [pool[start : start + SALT_SIZE] for start in range(0, len(pool), SALT_SIZE)]
-    commitments = list(
-        map(_COMMITMENT, map(keccak256, map(bytes.__add__, salts, map(str.encode, case_refs))))
-    )
-    records = map(_RECORD.pack, map(_IMEI_TYPE.__or__, kinds), map(bytes.fromhex, cores), at, commitments)
+    digests = b"".join(map(keccak256, map(bytes.__add__, salts, map(str.encode, case_refs))))
+    # The block's records laid out in one buffer, field by field, in _RECORD's layout (type and kind
+    # at 0, identifier at 1-7, reported_at at 8-11, commitment at 12-15): each byte of a field is
+    # one strided assignment for the whole block.
+    size = _RECORD.size
+    packed = bytearray(size * count)
+    packed[0::size] = bytes(map(_IMEI_TYPE.__or__, kinds))
+    for column, source in (
+        (1, bytes.fromhex("".join(cores))),  # the 7-byte BCD identifier
+        (8, struct.pack(f">{count}I", *at)),  # reported_at, uint32 big-endian
+    ):
+        width = len(source) // count
+        for offset in range(width):
+            packed[column + offset :: size] = source[offset::width]
+    for offset in range(COMMITMENT_SIZE):  # the commitment: the first bytes of each 32-byte digest
+        packed[_COMMITMENT_AT + offset :: size] = digests[offset::32]
     # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its adapter lookup)
+    records = [packed[start : start + size] for start in range(0, len(packed), size)]
     register_rows: list[RegisterRow] = list(
-        zip(kinds, at, map(bytearray, salts), map(bytearray, commitments), repeat(now), cores)
+        zip(kinds, at, map(bytearray, salts), map(_RECORD_COMMITMENT, records), repeat(now), cores)
     )
-    outbox_rows: list[OutboxRow] = list(zip(map(bytearray, records), cores, kinds, repeat(now)))
+    outbox_rows: list[OutboxRow] = list(zip(records, cores, kinds, repeat(now)))
     seen.update(zip(cores, zip(lines, kinds, at, case_refs, strict=True), strict=True))
     return register_rows, outbox_rows
 
