@@ -620,7 +620,8 @@ def _new_entries(
 
     Plain: no reader error, every IMEI exactly 15 ASCII digits with a right check digit, named
     nowhere else (not twice in the block, not in ``seen``, not in ``register``), every kind an exact
-    blocking kind name, every time ASCII digits at most ``limit``, every case reference ASCII.
+    blocking kind name, every time ASCII digits (or, in NDJSON, integers from 0) at most ``limit``,
+    every case reference ASCII.
     Such rows are exactly those the row loop turns into new entries without a question, and they get
     what it gives them (fresh salts from the OS CSPRNG); ``seen`` is updated as the row loop would.
     Every check is a C-level operation over a whole column; anything else is the row loop's.
@@ -633,15 +634,20 @@ def _new_entries(
     if joined is None or not all(check_digits_agree(joined.encode("ascii"), count)):
         return None
     kinds: list[int] = list(map(_KINDS.get, kind_names))  # type: ignore[arg-type]
-    if not BLOCKING_KINDS.issuperset(kinds) or "" in times:  # an unknown name is None, not blocking
-        return None
-    try:
+    if not BLOCKING_KINDS.issuperset(kinds) or not "".join(case_refs).isascii():
+        return None  # (an unknown kind name is None, not a blocking kind)
+    types = set(map(type, times))
+    if types == {str}:  # CSV, NDJSON strings: digit strings only (ISO dates are the row loop's)
         digits = "".join(cast("list[str]", times))
-    except TypeError:  # NDJSON integers: the row loop checks them
+        if "" in times or not (digits.isascii() and digits.isdigit()):
+            return None
+        at = list(map(int, times))
+    elif types == {int}:  # NDJSON integers (booleans are of their own type)
+        at = cast("list[int]", times)
+        if min(at) < 0:
+            return None
+    else:
         return None
-    if not (digits.isascii() and digits.isdigit()) or not "".join(case_refs).isascii():
-        return None
-    at = list(map(int, times))
     if max(at) > limit:
         return None
     cores = list(map(_CORE, imeis))

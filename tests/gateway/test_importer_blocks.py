@@ -55,6 +55,8 @@ def _scatter_trouble(rows: list[list[str | int]], registered: list[str], seed: i
         [imei15("35000000000004"), "STOLEN", NOW - 9, "caf\u00e9"],  # non-ASCII case: valid
         ["imei-" + imei15("35000000000005"), "INVALID", NOW - 9, "x"],  # PEI form: valid
         [imei15("35000000000006"), "RECOVERED", NOW - 9, "x"],  # clearing a new IMEI: refused
+        [imei15("35000000000007"), "LOST", -5, "x"],  # negative time
+        [imei15("35000000000008"), "LOST", True, "x"],  # JSON true, CSV "True": not a time
         list(first),  # identical repeat: unchanged
         [second[0], "DUPLICATED" if second[1] != "DUPLICATED" else "LOST", second[2], second[3]],  # conflict
         [registered[0], "STOLEN", NOW - 100, "SEED/0"],  # registered, identical: unchanged
@@ -163,9 +165,8 @@ def test_blocks_give_what_the_row_loop_gives(db, tmp_path, monkeypatch, suffix, 
     assert by_rows.pop("blocks") == []
     blocks = by_blocks.pop("blocks")
     assert by_blocks == by_rows
-    if suffix == ".csv":  # NDJSON times are JSON integers: the row loop's
-        assert any(blocks)
+    assert any(blocks)
     if troubled:
         assert not all(blocks)
-        assert len(by_rows["bad"]) == 6
+        assert len(by_rows["bad"]) == 8
         assert by_rows["report"][2] == 2  # the identical repeat and the identical registered row
