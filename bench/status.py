@@ -134,7 +134,7 @@ def run(*, records: int = RECORDS, lookups: int = LOOKUPS) -> list[dict[str, Any
         {"name": f"status lookup p99 ({records:,} records, {lookups:,} lookups)", "value": p99, "unit": "µs",
          "target": f"<= {TARGET_P99_US:.0f}"},
         {"name": "status lookup mean", "value": statistics.fmean(us), "unit": "µs", "target": "-"},
-        {"name": f"status bench: fill {records:,} records via apply_batch", "value": records / fill_seconds,
+        {"name": f"status bench: fill {records:,} records via BatchWriter", "value": records / fill_seconds,
          "unit": "rec/s", "target": "-"},
     ]  # fmt: skip
 
