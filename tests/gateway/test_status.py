@@ -449,6 +449,22 @@ def test_status_lookup_reads_committed_statuses(db, ledger):
     lookup.close()
 
 
+def test_status_lookup_device_reads_status_and_latest_entries_together(db, ledger):
+    lookup = StatusLookup(db.engine)
+    ledger.publish("IN", [(A, Kind.STOLEN), (B, Kind.STOLEN), (C, Kind.DUPLICATED)])
+    ledger.publish("KE", [(A, Kind.LOST), (A, Kind.RECOVERED)])  # KE's latest entry for A: RECOVERED
+    ledger.publish("BR", [(A, Kind.DUPLICATED)])
+    ledger.publish("IN", [(B, Kind.RECOVERED)])  # B listed once, now cleared: a WHITELISTED row
+    for imei in (A, B, C, "35000000000009"):
+        status, origins = lookup.status(imei)
+        expected = (status, origins, lookup.entries(imei) if status != WHITELISTED else [])
+        assert lookup.device(imei) == expected
+    assert lookup.device(A) == (BLACKLISTED, "IN", [("BR", Kind.DUPLICATED), ("IN", Kind.STOLEN),
+                                                    ("KE", Kind.RECOVERED)])  # fmt: skip
+    assert lookup.device(B) == (WHITELISTED, "", [])
+    lookup.close()
+
+
 def test_status_lookup_on_an_in_memory_database():
     from gateway.db.engine import make_engine
     from gateway.db.models import Base

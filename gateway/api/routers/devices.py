@@ -46,15 +46,18 @@ def _kind_name(kind: int) -> str:
         return str(kind)
 
 
-def reasons_of(state: ApiState, core: str, origins: str) -> list[dict[str, str]]:
-    """The records behind a status: the origin countries' latest kinds (one indexed probe)."""
+def reasons_of(
+    state: ApiState, core: str, origins: str, entries: list[tuple[str, int]] | None = None
+) -> list[dict[str, str]]:
+    """The records behind a status: the origin countries' latest kinds (``entries``, the IMEI's
+    latest ``(country, kind)`` entries, read with one indexed probe if not given)."""
     if not origins:
         return []
     behind = set(origins.split(","))
     policy = state.policy
     return [
         {"country": cc, "kind": _kind_name(kind), "status": STATUS_NAMES[policy.contribution(cc, kind)]}
-        for cc, kind in state.lookup.entries(core)
+        for cc, kind in (state.lookup.entries(core) if entries is None else entries)
         if cc in behind
     ]
 
@@ -91,13 +94,13 @@ class _OriginsJson(dict[str, str]):
 _origins_json = _OriginsJson()
 
 
-def _reasons_json(state: ApiState, core: str, origins: str) -> str:
+def _reasons_json(state: ApiState, core: str, origins: str, entries: list[tuple[str, int]]) -> str:
     """:func:`reasons_of` rendered: the common reason (a two-letter country code, a kind name and a
     status name, nothing to escape) with a format string, anything else through json.dumps."""
     if not origins:
         return "[]"
     items = []
-    for reason in reasons_of(state, core, origins):
+    for reason in reasons_of(state, core, origins, entries):
         country = reason["country"]
         if len(country) == 2 and _SAFE_COUNTRY.issuperset(country) and reason["kind"].isidentifier():
             items.append(f'{{"country":"{country}","kind":"{reason["kind"]}","status":"{reason["status"]}"}}')
@@ -114,13 +117,13 @@ def device_json(state: ApiState, core: str, given: str = "") -> bytes:
     the format string (15 digits, a status name, rendered lists) need no escaping; the route and the
     fast lane both answer with these bytes, and a test compares them with ``JSONResponse``'s.
     """
-    status, origins = state.lookup.status(core)
+    status, origins, entries = state.lookup.device(core)
     state.checks.add(status, origins)
     text = given.strip()
     imei = text if len(text) == 15 else imei15(core)
     return (
         f'{{"imei":"{imei}","status":"{STATUS_NAMES[status]}","origins":{_origins_json[origins]},'
-        f'"reasons":{_reasons_json(state, core, origins)}}}'
+        f'"reasons":{_reasons_json(state, core, origins, entries)}}}'
     ).encode()
 
 
