@@ -107,6 +107,12 @@ def record_check(
         _increment(session, day=when, origin=origin, status=status, count=count)
 
 
+_UPSERT_HITS = (
+    "INSERT INTO check_stats (day, origin, status, hits) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (day, origin, status) DO UPDATE SET hits = check_stats.hits + excluded.hits"
+)
+
+
 def record_checks(session: Session, *, counts: Mapping[tuple[str, int, str], int], own_country: str) -> None:
     """Count aggregated checks: ``{(UTC day, status, comma-separated origins): count}``.
 
@@ -118,6 +124,17 @@ def record_checks(session: Session, *, counts: Mapping[tuple[str, int, str], int
     for (day, status, origins), n in counts.items():
         for origin in _counter_origins([o for o in origins.split(",") if o], own_country):
             rows[(day, origin, status)] += n
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name in ("sqlite", "postgresql"):
+        # One executemany of plain SQL: this runs every second beside the HTTP workers, and
+        # building an ORM statement per row held the interpreter for ~10 ms each time.
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        params = [(day, origin, status, n) for (day, origin, status), n in rows.items()]
+        connection.exec_driver_sql(_UPSERT_HITS.replace("?", mark), params)
+        return
     for (day, origin, status), n in rows.items():
         _increment(session, day=day, origin=origin, status=status, count=n)
 
