@@ -466,10 +466,9 @@ class BatchWriter:
                 if status != WHITELISTED:
                     changed.append((imei, status, cc))
                 continue
-            new_kinds = several.get(imei) or {cc: kind}
             old_kinds = {} if entries is None else {c: entry[0] for c, entry in entries.items()}
             old = fold(sorted(old_kinds.items()), policy)
-            new = fold(sorted({**old_kinds, **new_kinds}.items()), policy)
+            new = fold(sorted({**old_kinds, **(several.get(imei) or {cc: kind})}.items()), policy)
             if new != old:
                 changed.append((imei, *new))
         if not changed:

@@ -343,30 +343,31 @@ def write_rows(
 ) -> None:
     """The low-level writer: new register rows, then updated ones, then outbox rows in order.
 
-    At most three executemany statements, in the caller's transaction, sent to the DBAPI driver
-    directly (positional parameters, no per-row SQLAlchemy type processing): the register import
-    writes hundreds of thousands of rows through here. An IMEI appears at most once in ``inserts``.
+    In the caller's transaction, sent to the DBAPI driver directly (positional parameters, no
+    per-row SQLAlchemy type processing): the register import writes hundreds of thousands of rows
+    through here. Inserts go as COPY on PostgreSQL (psycopg), multi-row INSERTs on SQLite, an
+    executemany elsewhere; updates as one executemany. An IMEI appears at most once in ``inserts``.
     """
     connection = conn.connection() if isinstance(conn, Session) else conn
     insert_sql, update_sql, outbox_sql = _sql(connection)
-    dialect = connection.dialect
-    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if inserts:
-        if copy:
-            _copy(connection, _REGISTER_COPY, inserts)
-        elif dialect.name == "sqlite":
-            _insert_values(connection, insert_sql, inserts)
-        else:
-            connection.exec_driver_sql(insert_sql, list(inserts))
+        _insert(connection, _REGISTER_COPY, insert_sql, inserts)
     if updates:
         connection.exec_driver_sql(update_sql, list(updates))
     if outbox:
-        if copy:
-            _copy(connection, _OUTBOX_COPY, outbox)
-        elif dialect.name == "sqlite":
-            _insert_values(connection, outbox_sql, outbox)
-        else:
-            connection.exec_driver_sql(outbox_sql, list(outbox))
+        _insert(connection, _OUTBOX_COPY, outbox_sql, outbox)
+
+
+def _insert(connection: Connection, copy: str, insert_sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """``rows`` through ``copy`` (PostgreSQL with psycopg), multi-row INSERTs (SQLite) or
+    ``insert_sql``'s executemany (other databases)."""
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy(connection, copy, rows)
+    elif dialect.name == "sqlite":
+        _insert_values(connection, insert_sql, rows)
+    else:
+        connection.exec_driver_sql(insert_sql, list(rows))
 
 
 def _insert_values(connection: Connection, insert_sql: str, rows: Sequence[Sequence[object]]) -> None:
