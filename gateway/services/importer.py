@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import islice, repeat
+from itertools import compress, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import RegisterEntry
 from gateway.errors import ForeignBlockError, ImportFileError, NotBlockedError, ReportRejectedError
+from gateway.services.import_writer import ASCII_DIGITS, ChunkWriter, NewEntries, Rows, Segment
 from gateway.services.reports import (
     BLOCKING_KINDS,
     MAX_FUTURE_SECONDS,
@@ -61,10 +62,9 @@ from gateway.services.reports import (
     foreign_blockers,
     plan_change,
     write_changes,
-    write_rows,
 )
 from ledger_node.errors import InvalidIdentifierError
-from ledger_node.hashing import keccak256
+from ledger_node.hashing import keccak256, keccak256_concat
 from ledger_node.identifiers import all_fifteen_digits, check_digits_agree, parse_imei
 from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE, UINT32_MAX, IdType, Kind
 
@@ -74,6 +74,7 @@ __all__ = [
     "FORMATS",
     "MISSING_POLICIES",
     "PROGRESS_EVERY",
+    "TAIL_CHUNK_ROWS",
     "BadRow",
     "ImportReport",
     "import_register",
@@ -82,6 +83,9 @@ __all__ = [
 
 #: Rows per transaction (register + outbox written together).
 CHUNK_ROWS = 50_000
+#: Near the end of the file chunks halve, down to this many rows: the writer, a chunk behind the
+#: reader, then has little left to write when the reader is done.
+TAIL_CHUNK_ROWS = 4096
 #: The progress callback is called every this many rows (and once at the start and the end).
 PROGRESS_EVERY = 10_000
 #: Rows checked together on the fast path (new entries with plain fields); 0 checks row by row.
@@ -100,12 +104,13 @@ _DATE_CACHE_MAX = 100_000
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
 _BY_IMEI = itemgetter(5)  # of a RegisterRow
+_SALT = itemgetter(2)  # of an EntryState
+_FIRST, _REST = itemgetter(0), itemgetter(slice(1, None))  # of a register row
 _OUTBOX_KIND = itemgetter(2)  # of an OutboxRow
 _CORE = itemgetter(slice(0, 14))  # of a 15-digit IMEI
 _COLUMNS = tuple(map(itemgetter, range(5)))  # of a _RawRow: line, imei, kind, reported_at, case_ref
 _ERROR = itemgetter(5)  # of a _RawRow
 _COMMITMENT_AT = _RECORD.size - COMMITMENT_SIZE  # the commitment ends the record
-_RECORD_COMMITMENT = itemgetter(slice(_COMMITMENT_AT, None))  # of a packed record
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
 _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
@@ -312,6 +317,14 @@ def _count_lines(path: Path) -> int:
 # ----------------------------------------------------------------------------- the import
 
 
+def _chunk_size(chunk_rows: int, *, remaining: int) -> int:
+    """Rows in the next chunk: ``chunk_rows``, or half of what remains once that is less (but not
+    below :data:`TAIL_CHUNK_ROWS`, nor above ``chunk_rows``)."""
+    if remaining > chunk_rows:
+        return chunk_rows
+    return max(remaining // 2, min(chunk_rows, TAIL_CHUNK_ROWS))
+
+
 def _load_register(factory: sessionmaker[Session]) -> dict[str, EntryState]:
     """The whole national register as ``imei -> (kind, reported_at, salt, commitment)``."""
     table = cast(Table, RegisterEntry.__table__)
@@ -322,7 +335,8 @@ def _load_register(factory: sessionmaker[Session]) -> dict[str, EntryState]:
         cursor: Any = session.connection().connection.cursor()
         try:
             cursor.execute(sql)
-            return {row[0]: row[1:] for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+            return dict(zip(map(_FIRST, rows), map(_REST, rows), strict=True))
         finally:
             cursor.close()
 
@@ -394,10 +408,13 @@ def import_register(
         raise ImportFileError(f"cannot read {path}: {exc}") from exc
 
     register = _load_register(factory)
-    with fh, _cyclic_gc_paused():  # undecodable bytes become lone surrogates: only a case_ref can hold them
+    # Undecodable bytes become lone surrogates: only a case_ref can hold them. Leaving the block waits
+    # for the writer to write every chunk.
+    with fh, _cyclic_gc_paused(), ChunkWriter(factory, now=t) as writer:
         rows = _csv_rows(fh) if resolved == "csv" else _ndjson_rows(fh)
         seen, mentioned = _import_rows(
             factory,
+            writer,
             rows,
             country=country,
             register=register,
@@ -427,6 +444,7 @@ def import_register(
 
 def _import_rows(
     factory: sessionmaker[Session],
+    writer: ChunkWriter,
     rows: Iterator[_RawRow],
     *,
     country: str,
@@ -450,9 +468,10 @@ def _import_rows(
     mentioned: set[str] = set()
     refused: list[tuple[int, str, str]] = []  # (line, imei, reason) of clearing rows we could not apply
     bad = report.bad_rows
-    inserts: list[RegisterRow] = []
+    segments: list[Segment] = []  # the chunk being built, in file order
+    inserts: list[RegisterRow] = []  # the row loop's rows since the last segment
     outbox: list[OutboxRow] = []
-    changes: list[Change] = []  # the general path's changes (updates, clears), in order with outbox
+    changes: list[Change] = []  # the row loop's changes (updates, clears), in order with outbox
     counts: Counter[int] = Counter()
     kinds, blocking, limit = _KINDS, BLOCKING_KINDS, min(now + MAX_FUTURE_SECONDS, UINT32_MAX)
     keccak, pack, fromhex, doubled, urandom = keccak256, _RECORD.pack, bytes.fromhex, _DOUBLED, os.urandom
@@ -466,19 +485,24 @@ def _import_rows(
     if progress is not None:
         progress(0, total)
 
-    def flush() -> None:
+    def close_rows() -> None:
+        """End the row loop's segment (its register rows sorted: the index is filled in order)."""
         if not outbox:
             return
         final = {c.imei: c for c in changes}
         updates = [(c.kind, c.reported_at, c.salt, c.commitment, now, i) for i, c in final.items()]
-        inserts.sort(key=_BY_IMEI)  # the primary-key index is then filled in order, not at random
-        with factory.begin() as session:
-            write_rows(session, inserts=inserts, updates=updates, outbox=outbox)
+        segments.append(Rows(sorted(inserts, key=_BY_IMEI), updates, outbox.copy()))
         counts.update(map(_OUTBOX_KIND, outbox))
         report.created += len(outbox)
         inserts.clear()
         outbox.clear()
         changes.clear()
+
+    def flush() -> None:
+        close_rows()
+        if segments:
+            writer.submit(segments.copy())
+            segments.clear()
 
     fast = block_rows > 0
     while True:
@@ -490,19 +514,25 @@ def _import_rows(
             block = list(islice(rows, max(size, 1)))
             if not block:
                 break
-            if size > 0:
-                planned = _new_entries(block, seen=seen, register=register, limit=limit, now=now)
-                if planned is not None:
-                    inserts.extend(planned[0])
-                    outbox.extend(planned[1])
-                    count += len(block)
+            planned = _plan_block(block, seen=seen, register=register, limit=limit) if size > 0 else None
+            if planned is not None:
+                taken = len(block)
+                entries, same, block = planned
+                if entries is not None:
+                    close_rows()
+                    segments.append(entries)
+                    counts.update(entries.kind_values())
+                    report.created += len(entries)
+                unchanged += same
+                count += taken - len(block)
+                if not block:
                     continue
         for line, raw_imei, raw_kind, raw_at, raw_case, error in block:
             count += 1
             if count == next_event:
                 if count == next_flush:
                     flush()
-                    next_flush += chunk_rows
+                    next_flush += _chunk_size(chunk_rows, remaining=total - count)
                 if count == next_progress:
                     assert progress is not None  # next_progress stays -1 without a callback
                     progress(count, max(total, count))
@@ -608,23 +638,25 @@ def _import_rows(
     return seen, mentioned
 
 
-def _new_entries(
+def _plan_block(
     block: Sequence[_RawRow],
     *,
     seen: dict[str, tuple[int, int, int, str]],
     register: dict[str, EntryState],
     limit: int,
-    now: int,
-) -> tuple[list[RegisterRow], list[OutboxRow]] | None:
-    """The register and outbox rows of ``block`` if it is all plain new entries, else None.
+) -> tuple[NewEntries | None, int, list[_RawRow]] | None:
+    """Plan a block of plain rows whole: ``(new entries, rows unchanged, rows left to the row loop)``,
+    or None when the whole block is the row loop's.
 
-    Plain: no reader error, every IMEI exactly 15 ASCII digits with a right check digit, named
-    nowhere else (not twice in the block, not in ``seen``, not in ``register``), every kind an exact
-    blocking kind name, every time ASCII digits (or, in NDJSON, integers from 0) at most ``limit``,
-    every case reference ASCII.
-    Such rows are exactly those the row loop turns into new entries without a question, and they get
-    what it gives them (fresh salts from the OS CSPRNG); ``seen`` is updated as the row loop would.
-    Every check is a C-level operation over a whole column; anything else is the row loop's.
+    Plain: no reader error, every IMEI exactly 15 ASCII digits with a right check digit, named once
+    in the block and not in ``seen``, every kind an exact blocking kind name, every time ASCII digits
+    (or, in NDJSON, integers from 0) at most ``limit``, every case reference ASCII.
+    Of plain rows, those identical to their register entry (same kind, time and case commitment
+    under the stored salt) are unchanged; the others are new entries, unless one of them changes a
+    registered entry: then they all go, in order, to the row loop (the outbox keeps the file's order).
+    New entries get what the row loop gives them (fresh salts from the OS CSPRNG), and ``seen`` is
+    updated for the rows planned here as the row loop would. Every check is a C-level operation
+    over a whole column.
     """
     count = len(block)
     if list(map(_ERROR, block)).count(None) != count:
@@ -652,19 +684,63 @@ def _new_entries(
         return None
     cores = list(map(_CORE, imeis))
     fresh = set(cores)
-    if len(fresh) != count or not seen.keys().isdisjoint(fresh) or not register.keys().isdisjoint(fresh):
+    if len(fresh) != count or not seen.keys().isdisjoint(fresh):
         return None
+    same = 0
+    if not register.keys().isdisjoint(fresh):
+        entries = list(map(register.get, cores))
+        registered = [entry is not None for entry in entries]
+        known = cast("list[EntryState]", list(compress(entries, registered)))
+        # Identical: same kind, time and commitment; kinds here all block, so the entry is active.
+        digests = keccak256_concat(
+            map(bytes.__add__, map(_SALT, known), map(str.encode, compress(case_refs, registered)))
+        )
+        matches = [
+            entry[0] == kind and entry[1] == time_ and digests[at32 : at32 + COMMITMENT_SIZE] == entry[3]
+            for entry, kind, time_, at32 in zip(
+                known,
+                compress(kinds, registered),
+                compress(at, registered),
+                range(0, len(digests), 32),
+                strict=True,
+            )
+        ]
+        if len(known) == count:
+            identical = matches
+        else:
+            found = iter(matches)
+            identical = [is_known and next(found) for is_known in registered]
+        same = identical.count(True)
+        rows = zip(cores, zip(lines, kinds, at, case_refs, strict=True), strict=True)
+        if same == count:
+            seen.update(rows)
+            return None, same, []
+        seen.update(compress(rows, identical))
+        keep = [not skip for skip in identical]
+        if any(entry is not None for entry in compress(entries, keep)):
+            return None, same, list(compress(block, keep))
+        lines, kinds, at, case_refs, cores = (
+            list(compress(column, keep)) for column in (lines, kinds, at, case_refs, cores)
+        )
+    seen.update(zip(cores, zip(lines, kinds, at, case_refs, strict=True), strict=True))
+    return _new_entry_columns(cores, kinds, at, case_refs), same, []
+
+
+def _new_entry_columns(cores: list[str], kinds: list[int], at: list[int], case_refs: list[str]) -> NewEntries:
+    """New entries with fresh salts (OS CSPRNG), their commitments and packed records."""
+    count = len(cores)
     pool = os.urandom(SALT_SIZE * count)
     salts = [pool[start : start + SALT_SIZE] for start in range(0, len(pool), SALT_SIZE)]
-    digests = b"".join(map(keccak256, map(bytes.__add__, salts, map(str.encode, case_refs))))
-    # The block's records laid out in one buffer, field by field, in _RECORD's layout (type and kind
-    # at 0, identifier at 1-7, reported_at at 8-11, commitment at 12-15): each byte of a field is
-    # one strided assignment for the whole block.
+    digests = keccak256_concat(map(bytes.__add__, salts, map(str.encode, case_refs)))
+    # The records laid out in one buffer, field by field, in _RECORD's layout (type and kind at 0,
+    # identifier at 1-7, reported_at at 8-11, commitment at 12-15): each byte of a field is one
+    # strided assignment for the whole block.
+    joined = "".join(cores)
     size = _RECORD.size
     packed = bytearray(size * count)
     packed[0::size] = bytes(map(_IMEI_TYPE.__or__, kinds))
     for column, source in (
-        (1, bytes.fromhex("".join(cores))),  # the 7-byte BCD identifier
+        (1, bytes.fromhex(joined)),  # the 7-byte BCD identifier
         (8, struct.pack(f">{count}I", *at)),  # reported_at, uint32 big-endian
     ):
         width = len(source) // count
@@ -672,14 +748,13 @@ def _new_entries(
             packed[column + offset :: size] = source[offset::width]
     for offset in range(COMMITMENT_SIZE):  # the commitment: the first bytes of each 32-byte digest
         packed[_COMMITMENT_AT + offset :: size] = digests[offset::32]
-    # bytearray blobs: Python's sqlite3 binds them directly (bytes go through its adapter lookup)
-    records = [packed[start : start + size] for start in range(0, len(packed), size)]
-    register_rows: list[RegisterRow] = list(
-        zip(kinds, at, map(bytearray, salts), map(_RECORD_COMMITMENT, records), repeat(now), cores)
+    return NewEntries(
+        imeis=joined.encode("ascii"),
+        kinds=bytes(kinds).translate(ASCII_DIGITS),
+        times=at,
+        salts=pool,
+        records=bytes(packed),
     )
-    outbox_rows: list[OutboxRow] = list(zip(records, cores, kinds, repeat(now)))
-    seen.update(zip(cores, zip(lines, kinds, at, case_refs, strict=True), strict=True))
-    return register_rows, outbox_rows
 
 
 def _explain_refusals(

@@ -139,14 +139,14 @@ def _case_refs(path: Path) -> dict[str, str]:
 def test_blocks_give_what_the_row_loop_gives(db, tmp_path, monkeypatch, suffix, troubled):
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 37)
     planned: list[bool] = []
-    plan = importer._new_entries
+    plan = importer._plan_block
 
     def spy(*args, **kwargs):
         result = plan(*args, **kwargs)
         planned.append(result is not None)
         return result
 
-    monkeypatch.setattr(importer, "_new_entries", spy)
+    monkeypatch.setattr(importer, "_plan_block", spy)
     imeis = _imeis(403, seed=11)
     registered, fresh = imeis[:3], imeis[3:]
     rows = _rows(fresh, seed=12)
@@ -170,3 +170,44 @@ def test_blocks_give_what_the_row_loop_gives(db, tmp_path, monkeypatch, suffix, 
         assert not all(blocks)
         assert len(by_rows["bad"]) == 8
         assert by_rows["report"][2] == 2  # the identical repeat and the identical registered row
+
+
+@pytest.mark.parametrize("changed", [0, 5])
+def test_a_grown_snapshot_gives_what_the_row_loop_gives(db, tmp_path, monkeypatch, changed):
+    """The next day's snapshot: yesterday's rows (a few changed) with new rows among them. Blocks
+    of identical and new rows are planned whole; a block with a changed row leaves its rows to
+    the row loop, which must still write the outbox in the file's order."""
+    planned: list[bool] = []
+    plan = importer._plan_block
+
+    def spy(*args, **kwargs):
+        result = plan(*args, **kwargs)
+        planned.append(result is not None)
+        return result
+
+    monkeypatch.setattr(importer, "_plan_block", spy)
+    imeis = _imeis(300, seed=21)
+    yesterday = _rows(imeis[:200], seed=22)
+    today = [list(row) for row in yesterday]
+    for row in random.Random(23).sample(today, changed):
+        row[1] = "LOST" if row[1] != "LOST" else "STOLEN"
+    rng = random.Random(24)
+    for row in _rows(imeis[200:], seed=25):
+        today.insert(rng.randrange(len(today) + 1), row)
+    seed_path = _write(tmp_path / "yesterday.csv", yesterday)
+    path = _write(tmp_path / "today.csv", today)
+
+    results = []
+    for block_rows in (0, 8):
+        db.reset()
+        import_register(db.factory, country=COUNTRY, path=seed_path, now=NOW - 1000)
+        planned.clear()
+        results.append(_import(db, path, block_rows, planned))
+    by_rows, by_blocks = results
+
+    assert by_rows.pop("blocks") == []
+    blocks = by_blocks.pop("blocks")
+    assert by_blocks == by_rows
+    assert all(blocks)  # every block is planned whole or split (none needs the row loop whole)
+    assert by_rows["report"][1:3] == (100 + changed, 200 - changed)  # created, unchanged
+    assert sum(1 for r in by_rows["outbox"] if r[3] == NOW) == 100 + changed

@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger_node.errors import MerkleProofError, RecordFormatError
-from ledger_node.hashing import EMPTY_KECCAK, _keccak256_public, _make_fast, _make_pysha3, keccak256
+from ledger_node.hashing import (
+    EMPTY_KECCAK,
+    _concat_of,
+    _keccak256_public,
+    _make_fast,
+    _make_pysha3,
+    _make_pysha3_concat,
+    keccak256,
+    keccak256_concat,
+)
 from ledger_node.merkle import (
     MerkleTree,
     hash_pair,
@@ -52,6 +61,19 @@ def test_every_keccak256_backend_matches_reference(make: Callable[[], Callable[[
     fn = make()
     for data in (b"", b"abc", bytes(range(256)) * 3, b"\xff" * 135, b"\x01" * 136, b"\x02" * 137):
         assert fn(data) == reference_keccak(data)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_make_pysha3_concat, lambda: _concat_of(_make_fast())],
+    ids=["safe-pysha3", "each-of-pycryptodome-raw"],
+)
+@given(preimages=st.lists(st.binary(max_size=200), max_size=20))
+def test_keccak256_concat_is_every_digest_in_order(
+    make: Callable[[], Callable[[list[bytes]], bytes]], preimages: list[bytes]
+) -> None:
+    expected = b"".join(reference_keccak(data) for data in preimages)
+    assert make()(preimages) == keccak256_concat(iter(preimages)) == expected
 
 
 def test_keccak256_known_values_and_threads() -> None:

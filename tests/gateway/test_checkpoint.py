@@ -1,0 +1,68 @@
+"""WAL checkpoints on a thread of their own (gateway.db.checkpoint) beside a bulk writer."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from gateway.db.checkpoint import WalCheckpointer, autocheckpoint_off
+from gateway.db.engine import make_engine
+
+
+def _write_rows(connection: Connection, rows: int) -> None:
+    with connection.begin():
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB)")
+        connection.exec_driver_sql("INSERT INTO t (v) VALUES (?)", [(os.urandom(200),) for _ in range(rows)])
+
+
+def test_checkpoints_copy_the_wal_while_the_writer_keeps_its_own_off(tmp_path: Path) -> None:
+    path = tmp_path / "g.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            with WalCheckpointer(engine) as checkpoints, autocheckpoint_off(connection):
+                assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+                connection.commit()
+                _write_rows(connection, 20_000)  # ~5 MB: more than SQLite's default threshold
+                assert path.stat().st_size < 1_000_000  # still all in the WAL: no automatic checkpoint
+                checkpoints.request()
+                deadline = time.monotonic() + 30
+                while checkpoints.runs == 0 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert checkpoints.runs == 1
+            assert path.stat().st_size > 4_000_000  # the pages are in the database file now
+            # the connection's own setting is back (the engine sets 10,000 pages on connect)
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 10_000
+            busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            assert (busy, copied) == (0, frames)
+    finally:
+        engine.dispose()
+
+
+def test_leaving_without_a_request_runs_no_checkpoint(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    try:
+        with WalCheckpointer(engine) as checkpoints:
+            pass
+        assert checkpoints.runs == 0
+    finally:
+        engine.dispose()
+
+
+def test_other_databases_are_left_alone(database_url: str) -> None:
+    """On PostgreSQL both are no-ops; on SQLite the connection's setting comes back after the block."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection, WalCheckpointer(engine) as checkpoints:
+            with autocheckpoint_off(connection):
+                assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
+            if engine.dialect.name == "sqlite":
+                assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 10_000
+            else:
+                checkpoints.request()
+        assert checkpoints.runs == 0
+    finally:
+        engine.dispose()
