@@ -28,27 +28,34 @@ a single valid row is refused rather than clearing the whole register.
 
 from __future__ import annotations
 
-import csv
 import gc
-import json
 import os
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import compress, islice
+from itertools import compress
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.models import RegisterEntry
 from gateway.errors import ForeignBlockError, ImportFileError, NotBlockedError, ReportRejectedError
+from gateway.services.import_readers import (
+    Block,
+    Columns,
+    CsvReader,
+    NdjsonReader,
+    RawRow,
+    Reader,
+    rows_of,
+)
 from gateway.services.import_writer import ASCII_DIGITS, ChunkWriter, NewEntries, Rows, Segment
 from gateway.services.reports import (
     BLOCKING_KINDS,
@@ -98,7 +105,6 @@ MISSING_POLICIES: dict[str, Kind | None] = {
 }
 
 _KINDS: dict[str, int] = {k.name: int(k) for k in Kind}  # plain ints: drivers bind them as-is
-_REQUIRED = ("imei", "kind", "reported_at")
 _DATE_CACHE_MAX = 100_000
 #: The record layout of :func:`gateway.services.reports.pack_record`, inlined in the import's hot path.
 _RECORD = struct.Struct(">B7sI4s")
@@ -108,8 +114,8 @@ _SALT = itemgetter(2)  # of an EntryState
 _FIRST, _REST = itemgetter(0), itemgetter(slice(1, None))  # of a register row
 _OUTBOX_KIND = itemgetter(2)  # of an OutboxRow
 _CORE = itemgetter(slice(0, 14))  # of a 15-digit IMEI
-_COLUMNS = tuple(map(itemgetter, range(5)))  # of a _RawRow: line, imei, kind, reported_at, case_ref
-_ERROR = itemgetter(5)  # of a _RawRow
+_COLUMNS = tuple(map(itemgetter, (0, 1, 2, 4)))  # of a RawRow: line, imei, kind, case_ref
+_TIME, _ERROR = itemgetter(3), itemgetter(5)  # of a RawRow
 _COMMITMENT_AT = _RECORD.size - COMMITMENT_SIZE  # the commitment ends the record
 _SALT_POOL = 4096 * SALT_SIZE  # random bytes drawn at once for new entries' salts
 #: ``bytes.translate`` table: an ASCII digit to the digit sum of its double (Luhn's doubled digits).
@@ -117,10 +123,6 @@ _DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
 #: The Luhn sum of a valid 15-digit IMEI over its ASCII bytes, mod 10: 8 undoubled digits carry
 #: 8 * ord("0") = 384, so the sum is right when it ends in 4.
 _LUHN_OK = 8 * ord("0") % 10
-
-#: ``(line, imei, kind, reported_at, case_ref, error)`` as produced by the format readers; when
-#: ``error`` is set the other fields are placeholders.
-_RawRow = tuple[int, str, str, str | int, str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,88 +222,9 @@ def _case_ref(value: object) -> str:
     return value
 
 
-# ----------------------------------------------------------------------------- format readers
-
-
-def _csv_rows(fh: IO[str]) -> Iterator[_RawRow]:
-    reader = csv.reader(fh)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFileError(
-            "empty file: expected a CSV header row (imei,kind,reported_at,case_ref)"
-        ) from None
-    except csv.Error as exc:
-        raise ImportFileError(f"cannot read the CSV header: {exc}") from None
-    names = [h.strip().lower() for h in header]
-    absent = [c for c in _REQUIRED if c not in names]
-    if absent:
-        raise ImportFileError(
-            f"CSV header lacks column(s) {', '.join(absent)} (expected imei,kind,reported_at[,case_ref]); "
-            f"got {','.join(header)}"
-        )
-    doubled = sorted({n for n in names if names.count(n) > 1 and n in (*_REQUIRED, "case_ref")})
-    if doubled:
-        raise ImportFileError(f"CSV header names column(s) {', '.join(doubled)} more than once")
-    i_imei, i_kind, i_at = (names.index(c) for c in _REQUIRED)
-    i_case = names.index("case_ref") if "case_ref" in names else -1
-    width = len(names)
-    previous = reader.line_num
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield previous + 1, "", "", "", "", f"CSV syntax error: {exc}"
-            previous = reader.line_num
-            continue
-        line = previous + 1
-        previous = reader.line_num
-        if not row:
-            continue  # blank line
-        if len(row) != width:
-            if len(row) > width:
-                error = f"{len(row)} fields but the header has {width}"
-            else:
-                error = "missing column " + ", ".join(names[i] for i in range(len(row), width))
-            yield line, "", "", "", "", error
-            continue
-        yield line, row[i_imei], row[i_kind], row[i_at], (row[i_case] if i_case >= 0 else ""), None
-
-
-def _ndjson_rows(fh: IO[str]) -> Iterator[_RawRow]:
-    loads = json.loads
-    for line, text in enumerate(fh, 1):
-        if not text.strip():
-            continue
-        try:
-            obj = loads(text)
-        except ValueError as exc:  # json.JSONDecodeError
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            col = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-            yield line, "", "", "", "", f"invalid JSON: {msg}{col}"
-            continue
-        if not isinstance(obj, dict):
-            yield line, "", "", "", "", f"expected a JSON object, got {type(obj).__name__}"
-            continue
-        absent = [key for key in _REQUIRED if obj.get(key) is None]
-        if absent:
-            yield line, "", "", "", "", "missing " + ", ".join(absent)
-            continue
-        imei, kind, at, case_ref = obj["imei"], obj["kind"], obj["reported_at"], obj.get("case_ref")
-        if not isinstance(imei, str):
-            error = "imei: must be a JSON string (a number loses leading zeros)"
-        elif not isinstance(kind, str):
-            error = f"kind: expected a kind name, got {kind!r}"
-        elif isinstance(at, bool) or not isinstance(at, int | str):
-            error = f"reported_at: expected integer Unix seconds or an ISO-8601 string, got {at!r}"
-        elif case_ref is not None and not isinstance(case_ref, str):
-            error = f"case_ref: expected a string, got {type(case_ref).__name__}"
-        else:
-            yield line, imei, kind, at, case_ref or "", None
-            continue
-        yield line, "", "", "", "", error
+def _all_rows(reader: Reader) -> Iterator[RawRow]:
+    while block := reader.take(4096):
+        yield from rows_of(block)
 
 
 def _count_lines(path: Path) -> int:
@@ -411,11 +334,11 @@ def import_register(
     # Undecodable bytes become lone surrogates: only a case_ref can hold them. Leaving the block waits
     # for the writer to write every chunk.
     with fh, _cyclic_gc_paused(), ChunkWriter(factory, now=t) as writer:
-        rows = _csv_rows(fh) if resolved == "csv" else _ndjson_rows(fh)
+        reader: Reader = CsvReader(fh) if resolved == "csv" else NdjsonReader(fh)
         seen, mentioned = _import_rows(
             factory,
             writer,
-            rows,
+            reader,
             country=country,
             register=register,
             now=t,
@@ -445,7 +368,7 @@ def import_register(
 def _import_rows(
     factory: sessionmaker[Session],
     writer: ChunkWriter,
-    rows: Iterator[_RawRow],
+    reader: Reader,
     *,
     country: str,
     register: dict[str, EntryState],
@@ -506,17 +429,18 @@ def _import_rows(
 
     fast = block_rows > 0
     while True:
-        block: Iterator[_RawRow] | list[_RawRow] = rows
+        block: Iterable[RawRow] = _all_rows(reader)
         if fast:
             # A block ends before the next flush/progress event, which the row loop below fires as
             # ever (a block of one row when that row is the next one).
             size = min(block_rows, next_event - count - 1)
-            block = list(islice(rows, max(size, 1)))
-            if not block:
+            taken = reader.take(max(size, 1))
+            if not taken:
                 break
-            planned = _plan_block(block, seen=seen, register=register, limit=limit) if size > 0 else None
-            if planned is not None:
-                taken = len(block)
+            planned = _plan_block(taken, seen=seen, register=register, limit=limit) if size > 0 else None
+            if planned is None:
+                block = rows_of(taken)
+            else:
                 entries, same, block = planned
                 if entries is not None:
                     close_rows()
@@ -524,7 +448,7 @@ def _import_rows(
                     counts.update(entries.kind_values())
                     report.created += len(entries)
                 unchanged += same
-                count += taken - len(block)
+                count += len(taken) - len(block)
                 if not block:
                     continue
         for line, raw_imei, raw_kind, raw_at, raw_case, error in block:
@@ -639,12 +563,12 @@ def _import_rows(
 
 
 def _plan_block(
-    block: Sequence[_RawRow],
+    block: Block,
     *,
     seen: dict[str, tuple[int, int, int, str]],
     register: dict[str, EntryState],
     limit: int,
-) -> tuple[NewEntries | None, int, list[_RawRow]] | None:
+) -> tuple[NewEntries | None, int, list[RawRow]] | None:
     """Plan a block of plain rows whole: ``(new entries, rows unchanged, rows left to the row loop)``,
     or None when the whole block is the row loop's.
 
@@ -659,9 +583,14 @@ def _plan_block(
     over a whole column.
     """
     count = len(block)
-    if list(map(_ERROR, block)).count(None) != count:
-        return None
-    lines, imeis, kind_names, times, case_refs = (list(map(column, block)) for column in _COLUMNS)
+    if isinstance(block, Columns):
+        lines, imeis, kind_names, case_refs = block.lines, block.imeis, block.kinds, block.case_refs
+        times: list[str] | list[str | int] = block.times
+    else:
+        if list(map(_ERROR, block)).count(None) != count:
+            return None
+        lines, imeis, kind_names, case_refs = (list(map(column, block)) for column in _COLUMNS)
+        times = list(map(_TIME, block))
     joined = all_fifteen_digits(imeis)
     if joined is None or not all(check_digits_agree(joined.encode("ascii"), count)):
         return None
@@ -718,7 +647,7 @@ def _plan_block(
         seen.update(compress(rows, identical))
         keep = [not skip for skip in identical]
         if any(entry is not None for entry in compress(entries, keep)):
-            return None, same, list(compress(block, keep))
+            return None, same, list(compress(rows_of(block), keep))
         lines, kinds, at, case_refs, cores = (
             list(compress(column, keep)) for column in (lines, kinds, at, case_refs, cores)
         )
