@@ -6,7 +6,9 @@ automatic checkpoint runs inside the commit that crosses its threshold, so the w
 disk. A bulk writer instead turns the automatic checkpoint off on its own connection
 (:func:`autocheckpoint_off`) and asks a :class:`WalCheckpointer` after each commit: its PASSIVE
 checkpoints run on another connection while the next transaction is written (a WAL writer and
-readers never wait for a passive checkpoint, nor it for them).
+readers never wait for a passive checkpoint, nor it for them). Only when the WAL has grown past the
+automatic checkpoint's bound does the writer wait for one (:meth:`WalCheckpointer.keep_wal_under`),
+so that SQLite can start the WAL over: it stays about as long as automatic checkpoints keep it.
 """
 
 from __future__ import annotations
@@ -25,17 +27,18 @@ _log = logging.getLogger(__name__)
 
 
 @contextmanager
-def autocheckpoint_off(connection: Connection) -> Iterator[None]:
-    """Turn SQLite's automatic checkpoint off on ``connection`` for the block (restored after it);
-    nothing on other databases. Call it outside a transaction."""
+def autocheckpoint_off(connection: Connection) -> Iterator[int]:
+    """Turn SQLite's automatic checkpoint off on ``connection`` for the block (restored after it)
+    and give its bound in WAL pages (0 on other databases, where nothing is done). Call it outside
+    a transaction."""
     if connection.dialect.name != "sqlite":
-        yield
+        yield 0
         return
     before = int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
     connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
     connection.commit()
     try:
-        yield
+        yield before
     finally:
         connection.rollback()  # (nothing open after a commit; after a failure, what was left)
         connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
@@ -54,8 +57,11 @@ class WalCheckpointer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._wanted = threading.Event()
+        self._idle = threading.Event()  # set while no checkpoint is asked for or running
+        self._idle.set()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._wal_pages = 0  # the WAL's length in pages when the last checkpoint ran
         #: Checkpoints run (for tests and measurements).
         self.runs = 0
 
@@ -75,7 +81,21 @@ class WalCheckpointer:
 
     def request(self) -> None:
         """Ask for a checkpoint (returns at once)."""
-        self._wanted.set()
+        if self._thread is not None:
+            self._idle.clear()
+            self._wanted.set()
+
+    def wait(self) -> None:
+        """Wait until no checkpoint is asked for or running."""
+        self._idle.wait()
+
+    def keep_wal_under(self, pages: int) -> None:
+        """Call before a write transaction: if the WAL had reached ``pages`` pages when the last
+        checkpoint ran, wait for the checkpoint asked for since. The transaction then finds the WAL
+        wholly copied and SQLite starts it over from its beginning; otherwise a writer that never
+        waits would make it grow for as long as it writes. ``pages`` 0: never wait."""
+        if 0 < pages <= self._wal_pages:
+            self.wait()
 
     def _run(self) -> None:
         raw = self._engine.raw_connection()
@@ -88,11 +108,15 @@ class WalCheckpointer:
                 cursor = raw.cursor()
                 try:
                     cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    cursor.fetchall()
+                    row = cursor.fetchone()  # (busy, pages in the WAL, pages copied)
+                    self._wal_pages = int(row[1]) if row else 0
                     self.runs += 1
                 except Exception:
                     _log.warning("WAL checkpoint failed; the next one will catch up", exc_info=True)
                 finally:
                     cursor.close()
+                    if not self._wanted.is_set():
+                        self._idle.set()
         finally:
+            self._idle.set()
             raw.close()

@@ -242,9 +242,9 @@ class ChunkWriter:
             with (
                 engine.connect() as connection,
                 WalCheckpointer(engine) as checkpoints,
-                autocheckpoint_off(connection),
+                autocheckpoint_off(connection) as wal_bound,
             ):
-                self._write_chunks(connection, checkpoints)
+                self._write_chunks(connection, checkpoints, wal_bound)
         except BaseException as exc:  # handed to the importing thread
             if self._error is None:
                 self._error = exc
@@ -252,10 +252,11 @@ class ChunkWriter:
             while self._queue.get() is not _STOP:  # release a waiting submit
                 pass
 
-    def _write_chunks(self, connection: Connection, checkpoints: WalCheckpointer) -> None:
+    def _write_chunks(self, connection: Connection, checkpoints: WalCheckpointer, wal_bound: int) -> None:
         while (segments := self._queue.get()) is not _STOP:
             if self._abandon.is_set():
                 continue  # drop it; keep taking chunks until told to stop
+            checkpoints.keep_wal_under(wal_bound)
             with connection.begin():
                 write_segments(connection, segments, now=self._now)
             checkpoints.request()

@@ -66,3 +66,28 @@ def test_other_databases_are_left_alone(database_url: str) -> None:
         assert checkpoints.runs == 0
     finally:
         engine.dispose()
+
+
+def test_a_writer_past_the_bound_waits_and_the_wal_starts_over(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    try:
+        with (
+            engine.connect() as connection,
+            WalCheckpointer(engine) as checkpoints,
+            autocheckpoint_off(connection) as bound,
+        ):
+            assert bound == 10_000  # the engine's setting, in pages
+            _write_rows(connection, 20_000)
+            checkpoints.request()
+            checkpoints.wait()
+            assert checkpoints.runs == 1
+            _write_rows(connection, 20_000)  # appended: the WAL was not started over yet
+            checkpoints.request()
+            checkpoints.keep_wal_under(1_000)  # the WAL had ~1,300 pages: waits for the checkpoint
+            assert checkpoints.runs == 2
+            _write_rows(connection, 100)  # starts the WAL over: a few pages long
+            _busy, pages, _copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            connection.commit()
+            assert pages < 100
+    finally:
+        engine.dispose()
