@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -50,8 +51,9 @@ class WalCheckpointer:
     called since the last one (requests while one runs make one more). On other databases than
     SQLite it does nothing.
 
-    Use as a context manager; leaving it waits for a checkpoint in progress (none is started then).
-    A failing checkpoint is logged and does not stop the writer: the WAL then waits for the next one.
+    Use as a context manager; leaving it interrupts a checkpoint in progress (SQLite then leaves the
+    WAL as it was: the next checkpoint, automatic or not, copies it). A failing checkpoint is logged
+    and does not stop the writer: the WAL then waits for the next one.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -62,6 +64,7 @@ class WalCheckpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._wal_pages = 0  # the WAL's length in pages when the last checkpoint ran
+        self._driver: Any = None  # the sqlite3 connection the checkpoints run on
         #: Checkpoints run (for tests and measurements).
         self.runs = 0
 
@@ -76,6 +79,8 @@ class WalCheckpointer:
     ) -> None:
         if self._thread is not None:
             self._stopping = True
+            if not self._idle.is_set() and self._driver is not None:
+                self._driver.interrupt()  # safe: SQLite leaves the WAL as it was, for the next one
             self._wanted.set()
             self._thread.join()
 
@@ -96,9 +101,11 @@ class WalCheckpointer:
         waits would make it grow for as long as it writes. ``pages`` 0: never wait."""
         if 0 < pages <= self._wal_pages:
             self.wait()
+            self._wal_pages = 0  # the transaction starts the WAL over
 
     def _run(self) -> None:
         raw = self._engine.raw_connection()
+        self._driver = raw.driver_connection
         try:
             while True:
                 self._wanted.wait()
@@ -112,7 +119,8 @@ class WalCheckpointer:
                     self._wal_pages = int(row[1]) if row else 0
                     self.runs += 1
                 except Exception:
-                    _log.warning("WAL checkpoint failed; the next one will catch up", exc_info=True)
+                    if not self._stopping:  # (else interrupted on purpose)
+                        _log.warning("WAL checkpoint failed; the next one will catch up", exc_info=True)
                 finally:
                     cursor.close()
                     if not self._wanted.is_set():

@@ -39,14 +39,15 @@ ASCII_DIGITS = bytes.maketrans(bytes(range(10)), b"0123456789")
 
 # ``substr`` of a BLOB counts bytes (of TEXT it would count characters from the start, each time),
 # so every column travels as a BLOB of fixed-width fields; ``json_each`` over the times numbers the
-# rows (``key`` 0, 1, ...). The register is filled in key order, the outbox in the block's order.
+# rows (``key`` 0, 1, ...). The outbox is filled in the block's order; the register in any (sorting by
+# IMEI first costs more than the primary-key index saves by it).
 _REGISTER_SQL = f"""
 INSERT INTO register_entries (kind, reported_at, case_salt, case_commitment, updated_at, imei)
 SELECT CAST(substr(:kinds, j.key + 1, 1) AS INTEGER), j.value,
        substr(:salts, {SALT_SIZE} * j.key + 1, {SALT_SIZE}),
        substr(:records, {_RECORD_SIZE} * j.key + {_RECORD_SIZE - COMMITMENT_SIZE + 1}, {COMMITMENT_SIZE}),
        :now, CAST(substr(:imeis, {_IMEI_SIZE} * j.key + 1, {_IMEI_SIZE}) AS TEXT)
-FROM json_each(:times) AS j ORDER BY 6
+FROM json_each(:times) AS j
 """
 _OUTBOX_SQL = f"""
 INSERT INTO outbox (record, imei, kind, created_at)

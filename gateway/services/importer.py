@@ -81,7 +81,7 @@ __all__ = [
     "FORMATS",
     "MISSING_POLICIES",
     "PROGRESS_EVERY",
-    "TAIL_CHUNK_ROWS",
+    "SMALL_CHUNK_ROWS",
     "BadRow",
     "ImportReport",
     "import_register",
@@ -90,9 +90,9 @@ __all__ = [
 
 #: Rows per transaction (register + outbox written together).
 CHUNK_ROWS = 50_000
-#: Near the end of the file chunks halve, down to this many rows: the writer, a chunk behind the
-#: reader, then has little left to write when the reader is done.
-TAIL_CHUNK_ROWS = 4096
+#: The smallest chunk: the first chunks grow from this many rows to ``chunk_rows`` and the last ones
+#: shrink back to it, so that the writer, a chunk behind the reader, starts early and ends soon after.
+SMALL_CHUNK_ROWS = 4096
 #: The progress callback is called every this many rows (and once at the start and the end).
 PROGRESS_EVERY = 10_000
 #: Rows checked together on the fast path (new entries with plain fields); 0 checks row by row.
@@ -240,12 +240,12 @@ def _count_lines(path: Path) -> int:
 # ----------------------------------------------------------------------------- the import
 
 
-def _chunk_size(chunk_rows: int, *, remaining: int) -> int:
-    """Rows in the next chunk: ``chunk_rows``, or half of what remains once that is less (but not
-    below :data:`TAIL_CHUNK_ROWS`, nor above ``chunk_rows``)."""
-    if remaining > chunk_rows:
-        return chunk_rows
-    return max(remaining // 2, min(chunk_rows, TAIL_CHUNK_ROWS))
+def _chunk_size(chunk_rows: int, *, done: int, remaining: int) -> int:
+    """Rows in the next chunk: ``chunk_rows``, but no more than the rows done so far (the start
+    doubles) nor than half of what remains (the end halves), and no fewer than
+    :data:`SMALL_CHUNK_ROWS` (unless ``chunk_rows`` is fewer)."""
+    size = min(chunk_rows, done, remaining // 2 if remaining <= chunk_rows else chunk_rows)
+    return max(size, min(chunk_rows, SMALL_CHUNK_ROWS))
 
 
 def _load_register(factory: sessionmaker[Session]) -> dict[str, EntryState]:
@@ -401,7 +401,7 @@ def _import_rows(
     salts = b""  # fresh salts, drawn from the OS CSPRNG _SALT_POOL bytes at a time
     salt_at = 0
     count = unchanged = 0
-    next_flush = chunk_rows
+    next_flush = _chunk_size(chunk_rows, done=0, remaining=total)
     every = PROGRESS_EVERY
     next_progress = every if progress is not None else -1
     next_event = min(next_flush, next_progress) if progress is not None else next_flush
@@ -456,7 +456,7 @@ def _import_rows(
             if count == next_event:
                 if count == next_flush:
                     flush()
-                    next_flush += _chunk_size(chunk_rows, remaining=total - count)
+                    next_flush += _chunk_size(chunk_rows, done=count, remaining=total - count)
                 if count == next_progress:
                     assert progress is not None  # next_progress stays -1 without a callback
                     progress(count, max(total, count))
