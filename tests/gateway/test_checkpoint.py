@@ -91,3 +91,20 @@ def test_a_writer_past_the_bound_waits_and_the_wal_starts_over(tmp_path: Path) -
             assert pages < 100
     finally:
         engine.dispose()
+
+
+def test_leaving_during_a_checkpoint_leaves_the_database_whole(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.sqlite'}")
+    try:
+        with engine.connect() as connection:
+            with WalCheckpointer(engine) as checkpoints, autocheckpoint_off(connection):
+                _write_rows(connection, 40_000)
+                checkpoints.request()  # leaving at once: interrupted, or not yet begun, or done
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 40_000
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")  # the next one copies all
+            busy, pages, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+            assert (busy, copied) == (0, pages)
+    finally:
+        engine.dispose()
