@@ -2,7 +2,8 @@
 
 ``run()`` generates a 200,000-row CSV snapshot of valid random IMEIs in a temporary directory, imports
 it into a fresh SQLite database (every row is a new entry: register row, salt, commitment and outbox
-record), then imports it again (every row unchanged: one commitment recomputed per row, no write).
+record; written by the import's writer thread while the next chunk is planned, ADR 0006), then
+imports it again (every row unchanged: one commitment recomputed per row, no write).
 Rows have the shape of ``bench.core``; each figure is from one run (an import is long enough not to need
 best-of-N), and the second import always runs against the state the first one left.
 ``python -m bench.importer`` prints them.

@@ -14,8 +14,11 @@ The snapshot is diffed against the national register, read once into memory: a r
 register entry (same kind, same case commitment under the stored salt, same ``reported_at``) does
 nothing; anything else becomes a record by the rules of :mod:`gateway.services.reports` (RECOVERED and
 WITHDRAWN rows clear our own block, with the same refusals). Changes are written in transactions of
-``chunk_rows`` rows, register and outbox together, so a crash never leaves a register change without
-its outbox row; importing again after a crash finishes the job (it is a diff).
+up to ``chunk_rows`` rows, register and outbox together, so a crash never leaves a register change
+without its outbox row; importing again after a crash finishes the job (it is a diff). The writes
+run on a thread of their own while the next chunk is read and planned
+(:mod:`gateway.services.import_writer`, ADR 0006); the formats are read by
+:mod:`gateway.services.import_readers`.
 
 Bad rows never stop the import: each is reported with its 1-based physical line number and a reason.
 The same IMEI twice with identical data counts once; with conflicting data the later line is a bad row.
