@@ -5,7 +5,7 @@ The import reads and plans rows on the calling thread and hands each chunk of ch
 transaction (register rows and outbox rows together, as ever). The database works while the next
 chunk is planned: on SQLite a block of new entries is one set-based ``INSERT ... SELECT`` per table
 (:data:`_REGISTER_SQL`, :data:`_OUTBOX_SQL`) that expands the block's columns inside SQLite, so the
-writer holds the interpreter only to bind five parameters and the rest of the work runs beside the
+writer holds the interpreter only to bind six parameters and the rest of the work runs beside the
 planning. On other databases the block is written as rows (:func:`gateway.services.reports.write_rows`).
 
 The first failure stops the writer: no later chunk is written, and the failure is raised to the
@@ -36,6 +36,7 @@ _IMEI_SIZE = 14  # ASCII digits of a core
 _RECORD_SIZE = 16  # docs/record-format.md, "Record: 16 bytes"; the commitment ends it
 #: A digit 0-9 to its ASCII character (kinds travel as one ASCII digit each: blocking kinds are 1-5).
 ASCII_DIGITS = bytes.maketrans(bytes(range(10)), b"0123456789")
+_DIGIT_VALUES = bytes.maketrans(b"0123456789", bytes(range(10)))  # and back
 
 # ``substr`` of a BLOB counts bytes (of TEXT it would count characters from the start, each time),
 # so every column travels as a BLOB of fixed-width fields; ``json_each`` over the times numbers the
@@ -121,9 +122,6 @@ class NewEntries:
                 strict=True,
             )
         )
-
-
-_DIGIT_VALUES = bytes.maketrans(b"0123456789", bytes(range(10)))
 
 
 def _fields(data: Any, step: int, width: int | None = None) -> list[Any]:
