@@ -205,14 +205,21 @@ class ChunkWriter:
         self._error: BaseException | None = None
         self._abandon = threading.Event()
         self._thread = threading.Thread(target=self._run, name="crossblock-import-writer", daemon=True)
+        # An in-memory SQLite database exists only on its own connection (one per thread): there,
+        # chunks are written by the importing thread itself, at submit.
+        url = factory().get_bind().engine.url
+        self._inline = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     def __enter__(self) -> ChunkWriter:
-        self._thread.start()
+        if not self._inline:
+            self._thread.start()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._inline:
+            return
         if kind is not None:
             self._abandon.set()
         self._put(_STOP, raising=False)
@@ -222,6 +229,10 @@ class ChunkWriter:
 
     def submit(self, segments: list[Segment]) -> None:
         """Queue a chunk (waits while ``depth`` chunks are waiting); raises the writer's failure."""
+        if self._inline:
+            with self._factory.begin() as session:
+                write_segments(session.connection(), coalesced(segments), now=self._now)
+            return
         self._put(coalesced(segments), raising=True)
 
     def _put(self, item: list[Segment] | None, *, raising: bool) -> None:

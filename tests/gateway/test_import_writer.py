@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError
 
+from gateway.db.engine import make_engine, migrate, session_factory
+from gateway.db.models import OutboxRecord, RegisterEntry
 from gateway.services.import_writer import ChunkWriter, NewEntries, Rows, coalesced
 from gateway.services.importer import _new_entry_columns
 from ledger_node.record import Kind, Record
@@ -74,3 +77,22 @@ def test_an_error_of_the_importer_drops_waiting_chunks_and_ends_the_thread(db) -
     assert not writer._thread.is_alive()
     assert len(db.register()) in (0, 3)  # the chunk in progress, if any, is whole
     assert len(db.outbox()) == len(db.register())
+
+
+def test_an_in_memory_database_is_written_by_the_importing_thread() -> None:
+    """Each connection to ``sqlite:///:memory:`` is a database of its own: a writer thread's
+    connection would write where nobody reads."""
+    engine = make_engine("sqlite:///:memory:")
+    try:
+        migrate(engine)
+        factory = session_factory(engine)
+        entries = _entries(0, 4)
+        with ChunkWriter(factory, now=NOW) as writer:
+            writer.submit([entries])
+        with factory() as session:
+            imeis = session.scalars(select(RegisterEntry.imei).order_by(RegisterEntry.imei)).all()
+            outbox = session.scalars(select(OutboxRecord.imei).order_by(OutboxRecord.id)).all()
+        assert imeis == sorted(row[1] for row in entries.outbox_rows(NOW))
+        assert outbox == [row[1] for row in entries.outbox_rows(NOW)]
+    finally:
+        engine.dispose()
