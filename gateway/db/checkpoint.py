@@ -40,10 +40,19 @@ def autocheckpoint_off(connection: Connection) -> Iterator[int]:
     connection.commit()
     try:
         yield before
-    finally:
-        connection.rollback()  # (nothing open after a commit; after a failure, what was left)
-        connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={before}")
-        connection.commit()
+    except BaseException:
+        try:  # the block's error is the one to report; restoring is then best effort
+            _restore(connection, before)
+        except Exception:
+            _log.warning("could not restore wal_autocheckpoint=%d", before, exc_info=True)
+        raise
+    _restore(connection, before)
+
+
+def _restore(connection: Connection, pages: int) -> None:
+    connection.rollback()  # (nothing open after a commit; after a failure, what was left)
+    connection.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+    connection.commit()
 
 
 class WalCheckpointer:
@@ -53,7 +62,8 @@ class WalCheckpointer:
 
     Use as a context manager; leaving it interrupts a checkpoint in progress (SQLite then leaves the
     WAL as it was: the next checkpoint, automatic or not, copies it). A failing checkpoint is logged
-    and does not stop the writer: the WAL then waits for the next one.
+    and does not stop the writer: the WAL then waits for the next one. If the thread cannot get a
+    connection at all it logs that and ends; the writer then never waits for it.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -65,6 +75,8 @@ class WalCheckpointer:
         self._thread: threading.Thread | None = None
         self._wal_pages = 0  # the WAL's length in pages when the last checkpoint ran
         self._driver: Any = None  # the sqlite3 connection the checkpoints run on
+        self._lock = threading.Lock()  # a request and the end of a checkpoint do not cross
+        self._broken = False  # the thread has ended: nothing to ask or wait for
         #: Checkpoints run (for tests and measurements).
         self.runs = 0
 
@@ -87,8 +99,11 @@ class WalCheckpointer:
     def request(self) -> None:
         """Ask for a checkpoint (returns at once)."""
         if self._thread is not None:
-            self._idle.clear()
-            self._wanted.set()
+            with self._lock:
+                if self._broken:
+                    return
+                self._idle.clear()
+                self._wanted.set()
 
     def wait(self) -> None:
         """Wait until no checkpoint is asked for or running."""
@@ -104,7 +119,12 @@ class WalCheckpointer:
             self._wal_pages = 0  # the transaction starts the WAL over
 
     def _run(self) -> None:
-        raw = self._engine.raw_connection()
+        try:
+            raw = self._engine.raw_connection()
+        except Exception:
+            _log.warning("no connection for WAL checkpoints; SQLite checkpoints the WAL later", exc_info=True)
+            self._give_up()
+            return
         self._driver = raw.driver_connection
         try:
             while True:
@@ -112,19 +132,28 @@ class WalCheckpointer:
                 if self._stopping:
                     return
                 self._wanted.clear()
-                cursor = raw.cursor()
                 try:
-                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    row = cursor.fetchone()  # (busy, pages in the WAL, pages copied)
+                    cursor = raw.cursor()
+                    try:
+                        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        row = cursor.fetchone()  # (busy, pages in the WAL, pages copied)
+                    finally:
+                        cursor.close()
                     self._wal_pages = int(row[1]) if row else 0
                     self.runs += 1
                 except Exception:
                     if not self._stopping:  # (else interrupted on purpose)
                         _log.warning("WAL checkpoint failed; the next one will catch up", exc_info=True)
-                finally:
-                    cursor.close()
+                with self._lock:
                     if not self._wanted.is_set():
                         self._idle.set()
         finally:
-            self._idle.set()
+            self._give_up()
             raw.close()
+
+    def _give_up(self) -> None:
+        """No more checkpoints: requests are ignored and nobody waits for one."""
+        with self._lock:
+            self._broken = True
+            self._wal_pages = 0
+            self._idle.set()

@@ -6,9 +6,10 @@ possibly with the reader's error for it, for the import's row loop). Line number
 physical lines of the file.
 
 The CSV reader splits a block of lines with ``str.split`` when none of them needs the CSV module
-(no quote, no NUL, no carriage return but in CRLF line ends, every line ending in a newline and
-holding the header's number of fields): for such lines the ``excel`` dialect's answer is exactly
-the split. Any other block is read record by record by :func:`csv.reader`, from the same lines.
+(no quote, no NUL, no carriage return but in CRLF line ends, no line as long as the csv module's
+field size limit, every line ending in a newline and holding the header's number of fields): for
+such lines the ``excel`` dialect's answer is exactly the split. Any other block is read record by
+record by :func:`csv.reader`, from the same lines.
 """
 
 from __future__ import annotations
@@ -130,7 +131,14 @@ class CsvReader:
         # Every line ends in the same newline: LF, or CRLF with no other CR (one per line).
         newline = "\n" if "\r" not in text else "\r\n" if text.count("\r") == len(lines) else ""
         # (fewer lines than asked for only at the end of the file)
-        if lines and newline and text.endswith(newline) and '"' not in text and "\x00" not in text:
+        if (
+            lines
+            and newline
+            and text.endswith(newline)
+            and '"' not in text
+            and "\x00" not in text
+            and max(map(len, lines)) < csv.field_size_limit()  # (the csv module refuses longer fields)
+        ):
             split = text.split(newline)
             split.pop()  # after the last newline
             width = self._width

@@ -109,6 +109,7 @@ MISSING_POLICIES: dict[str, Kind | None] = {
 
 _KINDS: dict[str, int] = {k.name: int(k) for k in Kind}  # plain ints: drivers bind them as-is
 _DATE_CACHE_MAX = 100_000
+_MAX_TIME_DIGITS = 20  # longer digit strings are out of range (the row loop says so) before int()
 #: The record layout of :func:`gateway.services.reports.pack_record`, inlined in the import's hot path.
 _RECORD = struct.Struct(">B7sI4s")
 _IMEI_TYPE = int(IdType.IMEI) << 4
@@ -177,6 +178,10 @@ def parse_reported_at(value: object) -> int:
         )
     text = value.strip()
     if text.isdigit() and text.isascii():
+        if len(text) > _MAX_TIME_DIGITS:  # (and int() refuses more than 4,300 digits)
+            raise ReportRejectedError(
+                f"reported_at: a {len(text)}-digit number is outside 0 .. {UINT32_MAX} (uint32 Unix seconds)"
+            )
         return int(text)
     cached = _date_cache.get(text)
     if cached is not None:
@@ -385,10 +390,11 @@ def _import_rows(
     """Diff the rows against ``register`` and write the changes chunk by chunk.
 
     Returns the IMEIs of valid rows (with their line and data) and the IMEIs named only by bad rows.
-    Rows are taken ``block_rows`` at a time: a block of plain new entries is planned whole by
-    :func:`_new_entries`; any other block goes through the row loop, the general path (with its
-    own inlined fast paths: digit-string times, exact kind names, ASCII case references, new and
-    identical entries, falling back to the checked helpers). ``block_rows=0`` takes every row there.
+    Rows are taken ``block_rows`` at a time: a block of plain rows is planned whole by
+    :func:`_plan_block`; the rows it leaves, and any other block, go through the row loop, the
+    general path (with its own inlined fast paths: digit-string times, exact kind names, ASCII case
+    references, new and identical entries, falling back to the checked helpers). ``block_rows=0``
+    takes every row there.
     """
     seen: dict[str, tuple[int, int, int, str]] = {}
     mentioned: set[str] = set()
@@ -495,7 +501,12 @@ def _import_rows(
                 kind = kinds.get(raw_kind)
                 if kind is None:
                     kind = _kind(raw_kind)
-                if isinstance(raw_at, str) and raw_at.isdigit() and raw_at.isascii():
+                if (
+                    isinstance(raw_at, str)
+                    and raw_at.isdigit()
+                    and raw_at.isascii()
+                    and len(raw_at) <= _MAX_TIME_DIGITS
+                ):
                     at = int(raw_at)
                     if at > limit:
                         check_reported_at(at, now)
@@ -602,8 +613,11 @@ def _plan_block(
         return None  # (an unknown kind name is None, not a blocking kind)
     types = set(map(type, times))
     if types == {str}:  # CSV, NDJSON strings: digit strings only (ISO dates are the row loop's)
-        digits = "".join(cast("list[str]", times))
-        if "" in times or not (digits.isascii() and digits.isdigit()):
+        texts = cast("list[str]", times)
+        digits = "".join(texts)
+        if "" in texts or not (digits.isascii() and digits.isdigit()):
+            return None
+        if max(map(len, texts)) > _MAX_TIME_DIGITS:
             return None
         at = list(map(int, times))
     elif types == {int}:  # NDJSON integers (booleans are of their own type)

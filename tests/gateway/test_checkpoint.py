@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -29,9 +28,7 @@ def test_checkpoints_copy_the_wal_while_the_writer_keeps_its_own_off(tmp_path: P
                 _write_rows(connection, 20_000)  # ~5 MB: more than SQLite's default threshold
                 assert path.stat().st_size < 1_000_000  # still all in the WAL: no automatic checkpoint
                 checkpoints.request()
-                deadline = time.monotonic() + 30
-                while checkpoints.runs == 0 and time.monotonic() < deadline:
-                    time.sleep(0.01)
+                checkpoints.wait()
                 assert checkpoints.runs == 1
             assert path.stat().st_size > 4_000_000  # the pages are in the database file now
             # the connection's own setting is back (the engine sets 10,000 pages on connect)
@@ -106,5 +103,25 @@ def test_leaving_during_a_checkpoint_leaves_the_database_whole(tmp_path: Path) -
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")  # the next one copies all
             busy, pages, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
             assert (busy, copied) == (0, pages)
+    finally:
+        engine.dispose()
+
+
+def test_without_a_connection_the_writer_never_waits(tmp_path: Path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.sqlite'}")
+
+    def no_connection() -> None:
+        raise OSError("too many open files")
+
+    monkeypatch.setattr(engine, "raw_connection", no_connection)
+    try:
+        with WalCheckpointer(engine) as checkpoints:
+            checkpoints.request()
+            checkpoints.wait()  # returns: the thread gave up
+            checkpoints.keep_wal_under(1)
+            checkpoints.request()  # ignored
+            checkpoints.wait()
+        assert checkpoints.runs == 0
+        assert "no connection for WAL checkpoints" in caplog.text
     finally:
         engine.dispose()

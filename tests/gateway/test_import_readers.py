@@ -125,3 +125,12 @@ def test_a_line_ended_by_a_lone_cr_among_crlf_lines_is_its_own_line(size: int) -
     assert got == _oracle(text)
     assert [row[0] for row in got] == [2, 3, 4, 5]
     assert got[1][5] == "missing column kind, reported_at, case_ref"
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_a_field_longer_than_the_csv_modules_limit_is_its_error(size: int) -> None:
+    long_case = "x" * (csv.field_size_limit() + 10)
+    text = HEADER + "\n1,STOLEN,5,a\n2,LOST,6," + long_case + "\n3,LOST,7,c\n"
+    got, _ = _read(text, [size])
+    assert got == _oracle(text)
+    assert "field larger than field limit" in str(got[1][5])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError
 
 from gateway.db.engine import make_engine, migrate, session_factory
 from gateway.db.models import OutboxRecord, RegisterEntry
+from gateway.services import import_writer
 from gateway.services.import_writer import ChunkWriter, NewEntries, Rows, coalesced
 from gateway.services.importer import _new_entry_columns
 from ledger_node.record import Kind, Record
@@ -69,14 +72,28 @@ def test_a_failed_chunk_stops_the_writer_and_is_raised_to_the_importer(db) -> No
     assert db.outbox() == []
 
 
-def test_an_error_of_the_importer_drops_waiting_chunks_and_ends_the_thread(db) -> None:
+def test_an_error_of_the_importer_drops_waiting_chunks_and_ends_the_thread(db, monkeypatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    write = import_writer.write_segments
+
+    def held(connection, segments, *, now):  # type: ignore[no-untyped-def]
+        started.set()
+        assert release.wait(30)  # the first chunk stays in progress until the importer has failed
+        write(connection, segments, now=now)
+
+    monkeypatch.setattr(import_writer, "write_segments", held)
+    first, waiting = _entries(0, 3), _entries(100, 3)
     writer = ChunkWriter(db.factory, now=NOW)
     with pytest.raises(KeyboardInterrupt), writer:  # noqa: PT012 - the error inside the writer's block
-        writer.submit([_entries(0, 3)])
+        writer.submit([first])
+        assert started.wait(30)
+        writer.submit([waiting])  # queued behind the chunk in progress
+        threading.Timer(0.2, release.set).start()
         raise KeyboardInterrupt
     assert not writer._thread.is_alive()
-    assert len(db.register()) in (0, 3)  # the chunk in progress, if any, is whole
-    assert len(db.outbox()) == len(db.register())
+    # the chunk in progress is whole; the waiting one was dropped
+    assert sorted(db.register()) == sorted(row[1] for row in first.outbox_rows(NOW))
+    assert [r.imei for r in db.outbox()] == [row[1] for row in first.outbox_rows(NOW)]
 
 
 def test_an_in_memory_database_is_written_by_the_importing_thread() -> None:

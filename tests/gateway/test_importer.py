@@ -472,3 +472,34 @@ def test_successive_snapshots_converge_and_the_outbox_replays_to_the_register(
             entry.reported_at,
             entry.case_commitment,
         )
+
+
+@pytest.mark.parametrize("block_rows", [0, importer.BLOCK_ROWS])
+def test_a_time_of_thousands_of_digits_is_a_bad_row(db, tmp_path, many_imeis, block_rows):
+    imeis = many_imeis(3)
+    huge = "9" * 5000  # more digits than int() converts
+    text = f"imei,kind,reported_at\n{imeis[0]},STOLEN,{DAY}\n{imeis[1]},LOST,{huge}\n{imeis[2]},LOST,{DAY}\n"
+    result = run(db, write(tmp_path / "r.csv", text), block_rows=block_rows)
+    assert result.created == 2
+    assert [(b.line, b.reason) for b in result.bad_rows] == [
+        (3, f"reported_at: a 5000-digit number is outside 0 .. {2**32 - 1} (uint32 Unix seconds)")
+    ]
+
+
+def test_chunks_double_at_the_start_and_halve_at_the_end():
+    def flushes(total: int, chunk_rows: int) -> list[int]:
+        points, at = [], importer._chunk_size(chunk_rows, done=0, remaining=total)
+        while at <= total:
+            points.append(at)
+            at += importer._chunk_size(chunk_rows, done=at, remaining=total - at)
+        return points
+
+    small = importer.SMALL_CHUNK_ROWS
+    points = flushes(400_000, 50_000)
+    sizes = [b - a for a, b in zip([0, *points], points, strict=False)]
+    assert sizes[:5] == [small, small, 2 * small, 4 * small, 8 * small]  # doubling up to ...
+    assert max(sizes) == 50_000  # ... chunk_rows
+    assert sizes[-3:] == sorted(sizes[-3:], reverse=True)  # halving towards the end
+    assert min(sizes) == small
+    assert 400_000 - points[-1] < small  # the rest: the last chunk
+    assert flushes(10, 4) == [4, 8]  # chunk_rows below the small size: as given
