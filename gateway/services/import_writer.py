@@ -28,12 +28,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db.checkpoint import WalCheckpointer, autocheckpoint_off
 from gateway.services.reports import OutboxRow, RegisterRow, write_rows
-from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE
+from ledger_node.record import COMMITMENT_SIZE, IDENTIFIER_CHARS, RECORD_SIZE, SALT_SIZE
 
 __all__ = ["ASCII_DIGITS", "ChunkWriter", "NewEntries", "Rows", "Segment", "coalesced", "write_segments"]
 
-_IMEI_SIZE = 14  # ASCII digits of a core
-_RECORD_SIZE = 16  # docs/record-format.md, "Record: 16 bytes"; the commitment ends it
 #: A digit 0-9 to its ASCII character (kinds travel as one ASCII digit each: blocking kinds are 1-5).
 ASCII_DIGITS = bytes.maketrans(bytes(range(10)), b"0123456789")
 _DIGIT_VALUES = bytes.maketrans(b"0123456789", bytes(range(10)))  # and back
@@ -46,14 +44,14 @@ _REGISTER_SQL = f"""
 INSERT INTO register_entries (kind, reported_at, case_salt, case_commitment, updated_at, imei)
 SELECT CAST(substr(:kinds, j.key + 1, 1) AS INTEGER), j.value,
        substr(:salts, {SALT_SIZE} * j.key + 1, {SALT_SIZE}),
-       substr(:records, {_RECORD_SIZE} * j.key + {_RECORD_SIZE - COMMITMENT_SIZE + 1}, {COMMITMENT_SIZE}),
-       :now, CAST(substr(:imeis, {_IMEI_SIZE} * j.key + 1, {_IMEI_SIZE}) AS TEXT)
+       substr(:records, {RECORD_SIZE} * j.key + {RECORD_SIZE - COMMITMENT_SIZE + 1}, {COMMITMENT_SIZE}),
+       :now, CAST(substr(:imeis, {IDENTIFIER_CHARS} * j.key + 1, {IDENTIFIER_CHARS}) AS TEXT)
 FROM json_each(:times) AS j
 """
 _OUTBOX_SQL = f"""
 INSERT INTO outbox (record, imei, kind, created_at)
-SELECT substr(:records, {_RECORD_SIZE} * j.key + 1, {_RECORD_SIZE}),
-       CAST(substr(:imeis, {_IMEI_SIZE} * j.key + 1, {_IMEI_SIZE}) AS TEXT),
+SELECT substr(:records, {RECORD_SIZE} * j.key + 1, {RECORD_SIZE}),
+       CAST(substr(:imeis, {IDENTIFIER_CHARS} * j.key + 1, {IDENTIFIER_CHARS}) AS TEXT),
        CAST(substr(:kinds, j.key + 1, 1) AS INTEGER), :now
 FROM json_each(:times) AS j ORDER BY j.key
 """
@@ -102,9 +100,9 @@ class NewEntries:
                 self.kind_values(),
                 self.times,
                 _fields(self.salts, SALT_SIZE),
-                _fields(self.records[_RECORD_SIZE - COMMITMENT_SIZE :], _RECORD_SIZE, COMMITMENT_SIZE),
+                _fields(self.records[RECORD_SIZE - COMMITMENT_SIZE :], RECORD_SIZE, COMMITMENT_SIZE),
                 [now] * len(self),
-                _fields(self.imeis.decode("ascii"), _IMEI_SIZE),
+                _fields(self.imeis.decode("ascii"), IDENTIFIER_CHARS),
                 strict=True,
             )
         )
@@ -115,8 +113,8 @@ class NewEntries:
         """The entries' records as :func:`write_rows` outbox rows, in order."""
         return list(
             zip(
-                _fields(self.records, _RECORD_SIZE),
-                _fields(self.imeis.decode("ascii"), _IMEI_SIZE),
+                _fields(self.records, RECORD_SIZE),
+                _fields(self.imeis.decode("ascii"), IDENTIFIER_CHARS),
                 self.kind_values(),
                 [now] * len(self),
                 strict=True,
@@ -200,6 +198,7 @@ class ChunkWriter:
 
     def __init__(self, factory: sessionmaker[Session], *, now: int, depth: int = 1) -> None:
         self._factory = factory
+        self._engine = factory().get_bind().engine
         self._now = now
         self._queue: queue.Queue[list[Segment] | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
@@ -207,7 +206,7 @@ class ChunkWriter:
         self._thread = threading.Thread(target=self._run, name="crossblock-import-writer", daemon=True)
         # An in-memory SQLite database exists only on its own connection (one per thread): there,
         # chunks are written by the importing thread itself, at submit.
-        url = factory().get_bind().engine.url
+        url = self._engine.url
         self._inline = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
     def __enter__(self) -> ChunkWriter:
@@ -248,10 +247,9 @@ class ChunkWriter:
 
     def _run(self) -> None:
         try:
-            engine = self._factory().get_bind().engine
             with (
-                engine.connect() as connection,
-                WalCheckpointer(engine) as checkpoints,
+                self._engine.connect() as connection,
+                WalCheckpointer(self._engine) as checkpoints,
                 autocheckpoint_off(connection) as wal_bound,
             ):
                 self._write_chunks(connection, checkpoints, wal_bound)

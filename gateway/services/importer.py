@@ -76,7 +76,7 @@ from gateway.services.reports import (
 from ledger_node.errors import InvalidIdentifierError
 from ledger_node.hashing import keccak256, keccak256_concat
 from ledger_node.identifiers import all_fifteen_digits, check_digits_agree, parse_imei
-from ledger_node.record import COMMITMENT_SIZE, SALT_SIZE, UINT32_MAX, IdType, Kind
+from ledger_node.record import COMMITMENT_SIZE, IDENTIFIER_CHARS, SALT_SIZE, UINT32_MAX, IdType, Kind
 
 __all__ = [
     "BLOCK_ROWS",
@@ -117,7 +117,7 @@ _BY_IMEI = itemgetter(5)  # of a RegisterRow
 _SALT = itemgetter(2)  # of an EntryState
 _FIRST, _REST = itemgetter(0), itemgetter(slice(1, None))  # of a register row
 _OUTBOX_KIND = itemgetter(2)  # of an OutboxRow
-_CORE = itemgetter(slice(0, 14))  # of a 15-digit IMEI
+_CORE = itemgetter(slice(0, IDENTIFIER_CHARS))  # of a 15-digit IMEI
 _COLUMNS = tuple(map(itemgetter, (0, 1, 2, 4)))  # of a RawRow: line, imei, kind, case_ref
 _TIME, _ERROR = itemgetter(3), itemgetter(5)  # of a RawRow
 _COMMITMENT_AT = _RECORD.size - COMMITMENT_SIZE  # the commitment ends the record
